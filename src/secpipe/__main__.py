@@ -1,0 +1,2 @@
+from secpipe.cli.main import entrypoint
+entrypoint()

@@ -1,0 +1,36 @@
+"""``secpipe baseline``: accept today's findings, so gates fail only on new ones."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from secpipe.cli.common import open_project, open_store, print_json
+from secpipe.policy.baseline import DEFAULT_BASELINE, write_baseline
+
+
+def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
+        "baseline", parents=[common], help="record a run's findings as the baseline",
+        description="Write the fingerprints of a recorded run's findings to the baseline file "
+        f"(policy.baseline, default {DEFAULT_BASELINE}); gates then fail only on new findings.",
+    )
+    p.add_argument("run_id", nargs="?", default="latest", help="run id or 'latest' (default)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    project = open_project(args)
+    store = open_store(project)
+    try:
+        record = store.get_run(store.resolve(args.run_id))
+    finally:
+        store.close()
+    path = project.root / (project.config.policy.baseline or DEFAULT_BASELINE)
+    count = write_baseline(path, record.findings, record.run_id)
+    if args.json:
+        print_json({"baseline": str(path), "fingerprints": count, "run_id": record.run_id})
+    else:
+        sys.stdout.write(f"baseline {path}: {count} finding(s) from run {record.run_id}\n")
+    return 0

@@ -1,0 +1,25 @@
+"""Helpers shared by the command modules."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from secpipe.pipeline.config import Project, load_project
+from secpipe.runstore import RunStore
+
+
+def open_project(args: argparse.Namespace) -> Project:
+    config = Path(args.config) if getattr(args, "config", None) else None
+    return load_project(Path(args.project), config)
+
+
+def open_store(project: Project) -> RunStore:
+    return RunStore(project.state_dir / "runs.db")
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")

@@ -1,0 +1,65 @@
+"""``secpipe gate``: judge a recorded run against the project's current policy."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from secpipe.cli.common import open_project, open_store, print_json
+from secpipe.core.errors import InputError
+from secpipe.policy.evaluate import evaluate
+from secpipe.policy.gate import resolve_baseline
+from secpipe.policy.model import PolicySpec
+
+
+def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
+        "gate", parents=[common], help="judge a recorded run against the policy",
+        description="Re-evaluate the project's policy (secpipe.yaml, suppressions, baseline) over "
+        "a recorded run's findings and metrics. Exit 0 passed, 1 failed.",
+    )
+    p.add_argument("run_id", nargs="?", default="latest", help="run id or 'latest' (default)")
+    p.add_argument("--fail-on", metavar="SEVERITY", help="override policy.fail_on")
+    p.add_argument("--metric", action="append", default=[], metavar="BOUND",
+                   help="add a metric bound such as 'accuracy >= 0.8' (repeatable)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    project = open_project(args)
+    store = open_store(project)
+    try:
+        record = store.get_run(store.resolve(args.run_id))
+    finally:
+        store.close()
+    override: dict[str, Any] = {}
+    if args.fail_on:
+        override["fail_on"] = args.fail_on
+    if args.metric:
+        override["metrics"] = list(project.config.policy.metrics or []) + args.metric
+    try:
+        policy = project.config.policy.merged(PolicySpec.model_validate(override))
+    except ValueError as exc:
+        raise InputError(f"gate options: {exc}".splitlines()[0]) from None
+    metrics: dict[str, float] = {}
+    errors = []
+    for step in record.steps:
+        for key, value in step.metrics.items():
+            metrics[key] = value
+            metrics[f"{step.step_id}.{key}"] = value
+        if step.status.value == "error":
+            errors.append(f"{step.step_id}: {step.message}")
+    decision = evaluate(policy, record.findings, metrics, errors, project.suppressions,
+                        resolve_baseline(project.root, policy))
+    if args.json:
+        print_json({"run_id": record.run_id, **decision.to_dict()})
+    else:
+        verdict = "passed" if decision.passed else "FAILED"
+        sys.stdout.write(f"gate {verdict} for run {record.run_id} "
+                         f"({decision.counted} finding(s) judged)\n")
+        for reason in decision.reasons:
+            sys.stdout.write(f"  fail: {reason}\n")
+        for note in decision.notes:
+            sys.stdout.write(f"  note: {note}\n")
+    return 0 if decision.passed else 1

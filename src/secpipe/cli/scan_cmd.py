@@ -1,0 +1,150 @@
+"""``secpipe scan KIND PATH``: run one scanner step on a path, outside any pipeline.
+
+Each scanner is one entry of :data:`SCANNERS`: the step kind it runs, the options it adds and how
+they map onto the kind's settings. The result is rendered like a run (table, JSON, or any report
+format with ``--format``/``--output``) and the exit code says whether anything was found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from secpipe import __version__
+from secpipe.cli.render import ConsoleSink, findings_table
+from secpipe.core.errors import InputError
+from secpipe.core.events import Event
+from secpipe.core.findings import Severity
+from secpipe.core.registry import load_kind
+from secpipe.core.results import StepResult, StepStatus
+from secpipe.core.step import StepContext
+from secpipe.pipeline.config import validate_settings
+from secpipe.reports import FORMATS, write_report
+from secpipe.runstore.records import RunRecord, StageRecord, StepRecord
+
+
+@dataclass(frozen=True)
+class ScanCommand:
+    """One ``secpipe scan`` subcommand."""
+
+    kind: str
+    """Step kind it runs."""
+    help: str
+    """One-line help."""
+    add_options: Callable[[argparse.ArgumentParser], None]
+    """Adds the scanner's own options."""
+    settings: Callable[[argparse.Namespace, list[str]], dict[str, Any]]
+    """Builds the ``with:`` settings from the options and the paths (relative to the root)."""
+
+
+def _secrets_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--history", action="store_true", help="also scan every commit of git history")
+    p.add_argument("--no-cache", action="store_true", help="do not use the content cache")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                   help="skip paths matching GLOB (repeatable)")
+
+
+def _secrets_settings(args: argparse.Namespace, paths: list[str]) -> dict[str, Any]:
+    data: dict[str, Any] = {"paths": paths, "history": args.history, "cache": not args.no_cache}
+    if args.exclude:
+        data["exclude"] = args.exclude
+    return data
+
+
+#: ``secpipe scan NAME`` -> how to run it. Keep in step with the registry of kinds.
+SCANNERS: dict[str, ScanCommand] = {
+    "secrets": ScanCommand("scan-secrets", "leaked credentials in files, notebooks, archives, "
+                           "git history", _secrets_options, _secrets_settings),
+}
+
+
+def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser("scan", help="run one scanner on a path")
+    inner = p.add_subparsers(dest="scanner", metavar="SCANNER", required=True,
+                             parser_class=type(p))
+    for name, cmd in SCANNERS.items():
+        sp = inner.add_parser(name, parents=[common], help=cmd.help, description=cmd.help)
+        sp.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to scan")
+        sp.add_argument("--fail-on", default="low", metavar="SEVERITY",
+                        help="exit 1 when a finding is at this severity or worse (default: low)")
+        sp.add_argument("--format", choices=sorted(FORMATS), help="write a report in this format")
+        sp.add_argument("-o", "--output", metavar="FILE",
+                        help="report file (default: standard output)")
+        cmd.add_options(sp)
+        sp.set_defaults(func=run, scan_command=name)
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "secpipe"
+
+
+def run(args: argparse.Namespace) -> int:
+    cmd = SCANNERS[args.scan_command]
+    try:
+        fail_on = Severity.parse(args.fail_on)
+    except ValueError as exc:
+        raise InputError(f"--fail-on: {exc}") from None
+    paths = [Path(p) for p in args.paths]
+    for p in paths:
+        if not p.exists():
+            raise InputError(f"{p}: no such file or folder")
+    root = Path(os.path.commonpath([p.resolve() if p.is_dir() else p.resolve().parent
+                                    for p in paths]))
+    rel = [os.path.relpath(p.resolve(), root) for p in paths]
+    kind = load_kind(cmd.kind)
+    settings = validate_settings(kind, cmd.settings(args, rel), f"scan {args.scan_command}")
+    sink = ConsoleSink(quiet=args.quiet or args.json)
+    with tempfile.TemporaryDirectory(prefix="secpipe-scan-") as work:
+        ctx = StepContext(
+            project_root=root, workdir=Path(work), run_id="scan", pipeline="scan",
+            step_id=args.scan_command,
+            progress=lambda d, t, w: sink(Event("step.progress", "scan", {
+                "step": args.scan_command, "done": d, "total": t, "what": w})),
+            log=lambda m: sink(Event("step.log", "scan", {"step": args.scan_command,
+                                                          "message": m})),
+            cache_dir=_cache_dir(),
+        )
+        started = time.time()
+        result = kind().run(ctx, settings)
+        duration = time.time() - started
+    record = _as_run(args.scan_command, cmd.kind, str(root), started, duration, result)
+    if args.format or args.output:
+        write_report(record, args.format or "json", Path(args.output) if args.output else None)
+    elif args.json:
+        from secpipe.reports.json_report import render
+
+        sys.stdout.write(render(record))
+    else:
+        findings_table(result.findings, sys.stdout)
+        for skipped in result.skipped:
+            sys.stdout.write(f"  skipped {skipped.path}: {skipped.reason}\n")
+        sys.stdout.write(f"\n{result.message or 'scan complete'} ({duration:.2f}s)\n")
+    if result.status is StepStatus.ERROR:
+        print(f"secpipe: error: {result.message}", file=sys.stderr)
+        return 2
+    return 1 if any(f.severity.rank >= fail_on.rank for f in result.findings) else 0
+
+
+def _as_run(name: str, kind: str, root: str, started: float, duration: float,
+            result: StepResult) -> RunRecord:
+    step = StepRecord(
+        step_id=name, kind=kind, stage="scan", status=result.status, started=started,
+        duration=duration, message=result.message, tool=result.tool or f"secpipe {__version__}",
+        metrics=dict(result.metrics), findings=result.findings, skipped=result.skipped,
+        artifacts=result.artifacts,
+    )
+    status = "error" if result.status is StepStatus.ERROR else "passed"
+    return RunRecord(
+        run_id=f"scan-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(started))}",
+        pipeline=f"scan {name}", project=root, started=started, finished=started + duration,
+        status=status, exit_code=None, secpipe_version=__version__,
+        stages=(StageRecord("scan", 0, result.status),), steps=(step,),
+    )

@@ -1,0 +1,61 @@
+"""The explicit registry of step kinds.
+
+Built-in kinds are listed here, by name, next to the module that implements them; modules are
+imported only when a pipeline uses the kind (so ``secpipe --help`` stays fast and optional extras stay
+optional). Third-party kinds come from the ``secpipe.steps`` entry-point group of *installed*
+packages. Nothing is ever imported from the project being scanned, and a configuration file can only
+name a kind, never a module.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+
+from secpipe.core.errors import ConfigError
+from secpipe.core.step import StepKind
+
+ENTRY_POINT_GROUP = "secpipe.steps"
+
+#: kind name -> (module, class). Keep sorted; ``tests/core/test_registry.py`` checks every entry.
+BUILTIN_STEPS: dict[str, tuple[str, str]] = {
+    "exec": ("secpipe.steps.exec", "ExecStep"),
+    "gate": ("secpipe.policy.gate", "GateStep"),
+    "scan-secrets": ("secpipe.scanners.secrets.step", "SecretsScanStep"),
+}
+
+
+def builtin_kinds() -> list[str]:
+    """Names of the built-in step kinds."""
+    return sorted(BUILTIN_STEPS)
+
+
+def _third_party() -> dict[str, object]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def available_kinds() -> list[str]:
+    """Built-in plus installed third-party kinds."""
+    return sorted(set(BUILTIN_STEPS) | set(_third_party()))
+
+
+def load_kind(name: str) -> type[StepKind]:
+    """Return the class for a kind name; :class:`ConfigError` names the unknown kind."""
+    if name in BUILTIN_STEPS:
+        module_name, attr = BUILTIN_STEPS[name]
+        module = importlib.import_module(module_name)
+        cls = getattr(module, attr)
+    else:
+        ep = _third_party().get(name)
+        if ep is None:
+            raise ConfigError(
+                f"unknown step kind {name!r}",
+                hint="known kinds: " + ", ".join(available_kinds()),
+            )
+        try:
+            cls = ep.load()  # type: ignore[attr-defined]
+        except Exception as exc:  # a broken plugin must not look like an unknown kind
+            raise ConfigError(f"step kind {name!r} from an installed plugin failed to load: {exc}")
+    if not (isinstance(cls, type) and issubclass(cls, StepKind)):
+        raise ConfigError(f"step kind {name!r} does not implement secpipe.core.step.StepKind")
+    return cls

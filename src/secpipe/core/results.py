@@ -1,0 +1,95 @@
+"""What a step returns (:class:`StepResult`) and what a gate decides (:class:`GateDecision`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from secpipe.core.artifacts import Artifact
+from secpipe.core.findings import Finding
+
+
+class StepStatus(str, Enum):
+    """How a step ended."""
+
+    PASSED = "passed"
+    """It completed (it may still have findings: a scanner passes when it could scan)."""
+    FAILED = "failed"
+    """A gate (or a verification) decided against the run."""
+    ERROR = "error"
+    """It could not complete: bad input, crash, timeout. Its stage fails closed."""
+    SKIPPED = "skipped"
+    """It did not run because an earlier stage failed."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An input a step did not (fully) analyse, and why. Reported, never silent."""
+
+    path: str
+    """What was skipped."""
+    reason: str
+    """Why: ``binary``, ``too large (… bytes)``, ``unreadable: …``."""
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """The verdict of one gate over everything gathered so far."""
+
+    passed: bool
+    """True when no rule of the policy failed."""
+    reasons: tuple[str, ...] = ()
+    """One line per failed rule, e.g. ``2 high findings (max 0)``."""
+    notes: tuple[str, ...] = ()
+    """Informational lines: expired suppressions, baseline matches, metrics checked."""
+    counted: int = 0
+    """Number of findings the gate judged (after suppressions and baseline)."""
+    suppressed: int = 0
+    """Number of findings suppressed with a valid reason."""
+    baselined: int = 0
+    """Number of findings matched by the baseline."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "reasons": list(self.reasons),
+            "notes": list(self.notes),
+            "counted": self.counted,
+            "suppressed": self.suppressed,
+            "baselined": self.baselined,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GateDecision:
+        return cls(
+            passed=bool(data["passed"]),
+            reasons=tuple(data.get("reasons", ())),
+            notes=tuple(data.get("notes", ())),
+            counted=int(data.get("counted", 0)),
+            suppressed=int(data.get("suppressed", 0)),
+            baselined=int(data.get("baselined", 0)),
+        )
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """Everything one step produced."""
+
+    status: StepStatus = StepStatus.PASSED
+    """How it ended."""
+    findings: tuple[Finding, ...] = ()
+    """What it found."""
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    """Named numbers (``accuracy``, ``files_scanned``, ``bytes_scanned`` …) the gate can bound."""
+    artifacts: tuple[Artifact, ...] = ()
+    """Files it produced."""
+    skipped: tuple[Skipped, ...] = ()
+    """Inputs it did not fully analyse."""
+    message: str = ""
+    """One line for the summary (an error's diagnostic when status is ERROR)."""
+    gate: GateDecision | None = None
+    """Set by gate steps."""
+    tool: str = ""
+    """Tool name and version that produced the result (``secpipe 0.1.0``, ``gitleaks 8.30``)."""

@@ -1,0 +1,114 @@
+"""The built-in ``mlsecops`` and ``devsecops`` pipelines, in the seed's stage order.
+
+Each pipeline is written out whole, stage by stage, as ``../shared/seed/PIPELINES.md`` numbers them.
+A step whose kind is not (yet) in the registry is left out, a stage left empty is dropped, and a
+gate stage whose preceding work stage was dropped goes too — so the pipelines grow as step kinds
+are added, without ever running a gate that judges nothing new.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from secpipe.core.registry import available_kinds
+from secpipe.pipeline.model import PipelineSpec
+
+# (stage name, [(kind, id, with), ...]); a stage named "*-gate" is a quality gate.
+_Stage = tuple[str, list[tuple[str, str, dict[str, Any]]]]
+
+_MLSECOPS: list[_Stage] = [
+    # 1 trigger + pre-commit: `secpipe run` in CI, and .pre-commit-hooks.yaml for developers.
+    # 2 load artifacts from a store
+    ("load-artifacts", [("load", "load-artifacts", {})]),
+    # 3 security scan: code, secrets, dependencies, notebooks, datasets
+    ("security-scan", [
+        ("scan-secrets", "secrets", {}),
+        ("scan-code", "code", {}),
+        ("scan-deps", "dependencies", {}),
+        ("scan-notebooks", "notebooks", {}),
+        ("scan-datasets", "datasets", {}),
+    ]),
+    # 4 quality gate
+    ("scan-gate", [("gate", "scan-gate", {})]),
+    # 5 train (k-fold, early stopping)
+    ("train", [("train", "train", {})]),
+    # 6 evaluate (metrics)
+    ("evaluate", [("evaluate", "evaluate", {})]),
+    # 7 model scan + LLM probes
+    ("model-scan", [("scan-models", "models", {}), ("probe-llm", "llm", {})]),
+    # 8 quality gate
+    ("model-gate", [("gate", "model-gate", {})]),
+    # 9 sign the model (and attest what was checked)
+    ("sign", [("sign", "sign-model", {})]),
+    # 10 store the model
+    ("store", [("store", "store-model", {})]),
+]
+
+_DEVSECOPS: list[_Stage] = [
+    # 2 load app code and the signed model, verifying it
+    ("load-artifacts", [("load", "load-model", {"verify": True})]),
+    # 3 security scan: code + infrastructure as code
+    ("security-scan", [
+        ("scan-secrets", "secrets", {}),
+        ("scan-code", "code", {}),
+        ("scan-deps", "dependencies", {}),
+        ("scan-iac", "iac", {}),
+    ]),
+    # 4 quality gate
+    ("scan-gate", [("gate", "scan-gate", {})]),
+    # 5 build image
+    ("build-image", [("build-image", "image", {})]),
+    # 6 image scan + DAST
+    ("image-scan", [("scan-image", "image-scan", {}), ("scan-web", "dast", {})]),
+    # 7 quality gate
+    ("image-gate", [("gate", "image-gate", {})]),
+    # 8 sign image, 9 store image
+    ("sign-image", [("sign", "sign-image", {})]),
+    ("store-image", [("store", "store-image", {})]),
+    # 10 deploy + verify environment
+    ("deploy", [("deploy", "deploy", {}), ("scan-ports", "ports", {}),
+                ("scan-host", "host", {})]),
+    # 11 quality gate
+    ("deploy-gate", [("gate", "deploy-gate", {})]),
+    # 12 runtime protection
+    ("runtime", [("guard", "guard", {})]),
+]
+
+_DESCRIPTIONS = {
+    "mlsecops": "MLSecOps: scan the project, gate, train, evaluate, scan the model, gate, sign, store",
+    "devsecops": "DevSecOps: load the model, scan code and IaC, gate, build, scan image and app, "
+    "deploy, verify, gate, protect",
+}
+_LAYOUTS = {"mlsecops": _MLSECOPS, "devsecops": _DEVSECOPS}
+
+
+def builtin_pipeline_names() -> list[str]:
+    return sorted(_LAYOUTS)
+
+
+def builtin_layout(name: str) -> list[_Stage] | None:
+    """The full seed layout of a built-in pipeline, including kinds not available yet."""
+    return _LAYOUTS.get(name)
+
+
+def builtin_pipeline(name: str) -> PipelineSpec | None:
+    """The runnable built-in pipeline: the layout restricted to available step kinds."""
+    layout = _LAYOUTS.get(name)
+    if layout is None:
+        return None
+    kinds = set(available_kinds())
+    stages: list[dict[str, Any]] = []
+    dropped_previous = True
+    for stage_name, steps in layout:
+        is_gate = stage_name.endswith("-gate")
+        kept = [
+            {"uses": kind, "id": step_id, "with": settings}
+            for kind, step_id, settings in steps
+            if kind in kinds
+        ]
+        if not kept or (is_gate and dropped_previous):
+            dropped_previous = True
+            continue
+        stages.append({"name": stage_name, "steps": kept})
+        dropped_previous = False
+    return PipelineSpec.model_validate({"description": _DESCRIPTIONS[name], "stages": stages})

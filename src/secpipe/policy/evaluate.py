@@ -1,0 +1,100 @@
+"""Evaluate a gate policy over findings, metrics and step errors. Fails closed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from collections.abc import Mapping, Sequence
+
+from secpipe.core.findings import Finding, Severity
+from secpipe.core.results import GateDecision
+from secpipe.policy.metrics import MetricBound
+from secpipe.policy.model import PolicySpec, SuppressionSpec
+
+
+def _matches(s: SuppressionSpec, f: Finding) -> bool:
+    if s.fingerprint and s.fingerprint != f.fingerprint:
+        return False
+    if s.rule and s.rule != f.rule_id:
+        return False
+    return not (s.path and not fnmatch.fnmatch(f.location.path, s.path))
+
+
+def _describe(s: SuppressionSpec) -> str:
+    parts = [p for p in (s.fingerprint and f"fingerprint {s.fingerprint}",
+                         s.rule and f"rule {s.rule}", s.path and f"path {s.path}") if p]
+    return ", ".join(parts)
+
+
+def evaluate(
+    policy: PolicySpec,
+    findings: Sequence[Finding],
+    metrics: Mapping[str, float],
+    errors: Sequence[str] = (),
+    suppressions: Sequence[SuppressionSpec] = (),
+    baseline: frozenset[str] = frozenset(),
+    today: dt.date | None = None,
+) -> GateDecision:
+    """Decide. Expired suppressions no longer suppress, and the decision says so."""
+    today = today or dt.date.today()
+    reasons: list[str] = []
+    notes: list[str] = []
+    counted: list[Finding] = []
+    suppressed = baselined = 0
+    expired_noted: set[int] = set()
+    seen: set[str] = set()
+    for f in findings:
+        if f.fingerprint in seen:
+            continue
+        seen.add(f.fingerprint)
+        if policy.scanners is not None and f.scanner not in policy.scanners:
+            continue
+        active = None
+        for i, s in enumerate(suppressions):
+            if not _matches(s, f):
+                continue
+            if s.expires is not None and s.expires < today:
+                if i not in expired_noted:
+                    expired_noted.add(i)
+                    notes.append(f"suppression ({_describe(s)}) expired on {s.expires}: "
+                                 f"it no longer suppresses (reason was: {s.reason})")
+                continue
+            active = s
+            break
+        if active is not None:
+            suppressed += 1
+            continue
+        if f.fingerprint in baseline:
+            baselined += 1
+            continue
+        counted.append(f)
+
+    if policy.fail_on is not None:
+        worst = [f for f in counted if f.severity.rank >= policy.fail_on.rank]
+        if worst:
+            rules = sorted({f.rule_id for f in worst})
+            shown = ", ".join(rules[:5]) + (" …" if len(rules) > 5 else "")
+            reasons.append(f"{len(worst)} finding(s) at {policy.fail_on.value} or worse "
+                           f"({shown})")
+    for key, limit in sorted((policy.max or {}).items()):
+        try:
+            sev: Severity | None = Severity.parse(key)
+        except ValueError:
+            sev = None
+        n = sum(1 for f in counted if (f.severity is sev if sev else f.rule_id == key))
+        if n > limit:
+            reasons.append(f"{n} {key} finding(s) (max {limit})")
+    for text in policy.metrics or []:
+        ok, line = MetricBound.parse(text).check(metrics)
+        (notes if ok else reasons).append(line)
+    if errors:
+        if policy.unsafe_ignore_step_errors:
+            notes.append(f"UNSAFE: ignoring {len(errors)} step error(s) by policy")
+        else:
+            reasons.extend(f"step could not complete: {e}" for e in errors)
+    if suppressed:
+        notes.append(f"{suppressed} finding(s) suppressed with a reason")
+    if baselined:
+        notes.append(f"{baselined} finding(s) already in the baseline")
+    return GateDecision(passed=not reasons, reasons=tuple(reasons), notes=tuple(notes),
+                        counted=len(counted), suppressed=suppressed, baselined=baselined)

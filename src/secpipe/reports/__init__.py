@@ -1,0 +1,30 @@
+"""Reports rendered from a recorded run: one module per format, one registry of formats."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from secpipe.reports import json_report
+from secpipe.runstore.records import RunRecord
+
+#: format name -> renderer (RunRecord -> text). Exhaustively tested in tests/reports.
+FORMATS: dict[str, Callable[[RunRecord], str]] = {
+    "json": json_report.render,
+}
+
+
+def write_report(run: RunRecord, fmt: str, output: Path | None) -> None:
+    """Render and write atomically (a failed render never truncates an existing report)."""
+    text = FORMATS[fmt](run)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, output)
