@@ -41,16 +41,16 @@ def _torch(c: Corpus) -> None:
                                               top=top)),
               "torch-zip-extension", t, f"torch zip saved with extension '{ext or 'none'}' and "
               f"inner folder '{top}'", "CVE-2025-1889")
-    for top in ("model.weights/v1", "..", "data"):
+    for top in ("model.weights", "..", "data"):
         safe = top.replace("/", "_").replace(".", "dot")
         c.mal(f"malicious/torch/torch-zip-inner-path/{safe}.pt",
               _zipw.build(_zipw.torch_members(evil, top=top)), "torch-zip-inner-path", t,
               f"torch zip whose records live under the unusual prefix '{top}/'")
-    for bit in (0x1, 0x20, 0x40):
-        c.mal(f"malicious/torch/torch-zip-flag-bits/flag{bit:#x}.pt",
-              _zipw.build(_zipw.torch_members(evil, flags=bit)), "torch-zip-flag-bits", t,
-              f"general-purpose flag {bit:#x} set on data.pkl (Python's zipfile refuses it, "
-              "torch's reader ignores it)", "CVE-2025-1945")
+    c.mal("malicious/torch/torch-zip-flag-bits/model.pt",
+          _zipw.build(_zipw.torch_members(evil, top="modèle", flags=0x800, local_flags=0)),
+          "torch-zip-flag-bits", t, "UTF-8 flag (bit 11) set in the central directory but not "
+          "in the local header of a non-ASCII name: Python's zipfile sees a name mismatch, "
+          "torch's reader does not", "CVE-2025-1945 class")
     c.mal("malicious/torch/torch-zip-name-mismatch/model.pt",
           _zipw.build(_zipw.torch_members(evil, local_name="archive/dataXpkl")),
           "torch-zip-name-mismatch", t, "local header names data.pkl differently from the "
@@ -91,7 +91,7 @@ def _legacy_header(sysinfo: Any = None) -> bytes:
 def _legacy(c: Corpus) -> None:
     keys = dump(["0"], 2)
     storage = struct.pack("<q", 3) + struct.pack("<3f", 0, 1, 2)
-    main = torch_pkl(Call(SYSTEM, (CMD,))).replace(b"\x80\x02", b"\x80\x02", 1)
+    main = torch_pkl(Call(SYSTEM, (CMD,)))
     c.mal("malicious/torch/torch-legacy-main/model.pt", _legacy_header() + main + keys + storage,
           "torch-legacy-main", "torch", "legacy (pre-1.6, non-zip) torch file, payload in the "
           "main pickle")
@@ -145,7 +145,7 @@ def _numpy(c: Corpus) -> None:
     for v in (1, 2, 3):
         c.mal(f"malicious/numpy/npy-object-array/v{v}.npy", npy(evil, v), "npy-object-array",
               "numpy", f".npy format {v}.0 object array whose pickle runs exec")
-    z = _zipw.build([_zipw.Member("weights.npy", b"\x93NUMPY" + npy_float()[6:]),
+    z = _zipw.build([_zipw.Member("weights.npy", npy_float()),
                      _zipw.Member("arr_1.npy", npy(evil))])
     c.mal("malicious/numpy/npz-object-member/data.npz", z, "npz-object-member", "numpy",
           ".npz with one float array and one pickled object array")

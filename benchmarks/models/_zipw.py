@@ -25,6 +25,8 @@ class Member:
     """Unix mode in the external attributes (0o120777 makes a symlink)."""
     usize: int | None = None
     """Declared uncompressed size when it must lie."""
+    local_flags: int | None = None
+    """Flags in the local header when they must differ from the central directory."""
 
 
 def _compress(data: bytes) -> bytes:
@@ -44,7 +46,8 @@ def build(members: list[Member], prefix: bytes = b"") -> bytes:
         lname = (m.local_name or m.name).encode()
         cname = m.name.encode()
         offset = len(out)
-        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, m.flags, method, DOS_TIME, DOS_DATE,
+        lflags = m.flags if m.local_flags is None else m.local_flags
+        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, lflags, method, DOS_TIME, DOS_DATE,
                            crc, len(payload), usize, len(lname), 0)
         out += lname + payload
         central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 0x031E, 20, m.flags, method,

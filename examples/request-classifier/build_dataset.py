@@ -41,7 +41,8 @@ WORDS = (
     "gift card balance", "delete my account", "update shipping address", "sql tutorial",
     "alert settings", "echo dot", "path of exile", "trail running", "la casa de papel",
     "café au lait", "naïve bayes", "50% off", "kids & toys", "size 10.5", "C++ primer",
-    "what's new", "where is my order?", "1/2 inch drill bit", "rock & roll t-shirt", "O'Reilly books",
+    "what's new", "where is my order?", "1/2 inch drill bit", "rock & roll t-shirt",
+    "O'Reilly books",
     "ping pong table", "shell jacket", "etc", "windows 11 laptop", "sleep mask", "id card holder",
 )
 NAMES = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",

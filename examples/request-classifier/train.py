@@ -14,11 +14,10 @@ import argparse
 import pickle
 from pathlib import Path
 
-from sklearn.metrics import accuracy_score, classification_report
-from sklearn.preprocessing import LabelEncoder
-
 import build_dataset
 from model import build_estimator, load_data
+from sklearn.metrics import accuracy_score, classification_report
+from sklearn.preprocessing import LabelEncoder
 
 HERE = Path(__file__).resolve().parent
 

@@ -15,7 +15,7 @@ version: 1
 
 # The gate policy, applied by every `gate` step (a gate's `with:` may override single keys).
 policy:
-  fail_on: high              # fail on any finding at this severity or worse (critical/high/medium/low/info/none)
+  fail_on: high              # fail on findings this severe or worse (critical … info, none)
   # max:                     # maximum counts by severity or rule id
   #   medium: 10
   #   secrets.generic-password: 0

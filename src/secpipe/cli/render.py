@@ -89,6 +89,14 @@ def summary_table(run: RunRecord, out: TextIO) -> None:
         out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
         if i == 0:
             out.write("  ".join("-" * w for w in widths) + "\n")
+    for step in run.gates:
+        assert step.gate is not None
+        verdict = "passed" if step.gate.passed else "FAILED"
+        out.write(f"\ngate {step.step_id}: {verdict}\n")
+        for reason in step.gate.reasons:
+            out.write(f"  fail: {reason}\n")
+        for note in step.gate.notes:
+            out.write(f"  note: {note}\n")
     findings_table(run.findings, out)
 
 

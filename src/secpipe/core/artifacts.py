@@ -33,7 +33,9 @@ class Artifact:
         return cls(**data)
 
     @classmethod
-    def from_file(cls, name: str, path: Path, media_type: str = "application/octet-stream") -> Artifact:
+    def from_file(
+        cls, name: str, path: Path, media_type: str = "application/octet-stream"
+    ) -> Artifact:
         digest, size = sha256_file(path)
         return cls(name=name, path=str(path), digest=f"sha256:{digest}", size=size,
                    media_type=media_type)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class SecpipeError(Exception):
-    """Base of every error secpipe reports to a user. ``str(err)`` is one line naming the problem."""
+    """Base of every error reported to a user. ``str(err)`` is one line naming the problem."""
 
     exit_code = 2
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """How bad a finding is, from ``critical`` down to ``info``."""
 
     CRITICAL = "critical"
@@ -41,7 +41,7 @@ _RANK = {
 }
 
 
-class Confidence(str, Enum):
+class Confidence(StrEnum):
     """How sure the scanner is that the finding is real."""
 
     HIGH = "high"
@@ -195,7 +195,9 @@ class Finding:
         )
 
 
-def compute_fingerprint(scanner: str, rule_id: str, path: str, member: str | None, ident: str) -> str:
+def compute_fingerprint(
+    scanner: str, rule_id: str, path: str, member: str | None, ident: str
+) -> str:
     """SHA-256 over the identifying fields, truncated to 32 hex digits."""
     text = "\x1f".join((scanner, rule_id, path, member or "", ident))
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]

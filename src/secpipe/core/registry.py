@@ -1,10 +1,10 @@
 """The explicit registry of step kinds.
 
 Built-in kinds are listed here, by name, next to the module that implements them; modules are
-imported only when a pipeline uses the kind (so ``secpipe --help`` stays fast and optional extras stay
-optional). Third-party kinds come from the ``secpipe.steps`` entry-point group of *installed*
-packages. Nothing is ever imported from the project being scanned, and a configuration file can only
-name a kind, never a module.
+imported only when a pipeline uses the kind (so ``secpipe --help`` stays fast and optional
+extras stay optional). Third-party kinds come from the ``secpipe.steps`` entry-point group of
+*installed* packages. Nothing is ever imported from the project being scanned, and a
+configuration file can only name a kind, never a module.
 """
 
 from __future__ import annotations
@@ -55,7 +55,9 @@ def load_kind(name: str) -> type[StepKind]:
         try:
             cls = ep.load()  # type: ignore[attr-defined]
         except Exception as exc:  # a broken plugin must not look like an unknown kind
-            raise ConfigError(f"step kind {name!r} from an installed plugin failed to load: {exc}")
+            raise ConfigError(
+                f"step kind {name!r} from an installed plugin failed to load: {exc}"
+            ) from None
     if not (isinstance(cls, type) and issubclass(cls, StepKind)):
         raise ConfigError(f"step kind {name!r} does not implement secpipe.core.step.StepKind")
     return cls

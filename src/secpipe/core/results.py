@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from secpipe.core.artifacts import Artifact
 from secpipe.core.findings import Finding
 
 
-class StepStatus(str, Enum):
+class StepStatus(StrEnum):
     """How a step ended."""
 
     PASSED = "passed"

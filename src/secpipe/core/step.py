@@ -1,8 +1,8 @@
 """The step-kind interface: what every kind of pipeline step implements.
 
-A step kind is a class with a pydantic ``Settings`` model (the ``with:`` block, ``extra=forbid`` so a
-misspelt key is an error naming it) and a ``run`` method. It never prints: it reports progress and
-log lines through the :class:`StepContext`, and returns a :class:`StepResult`.
+A step kind is a class with a pydantic ``Settings`` model (the ``with:`` block, ``extra=forbid``
+so a misspelt key is an error naming it) and a ``run`` method. It never prints: it reports
+progress and log lines through the :class:`StepContext`, and returns a :class:`StepResult`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """The built-in ``mlsecops`` and ``devsecops`` pipelines, in the seed's stage order.
 
+Gates judge the project's policy; the gates before any metric exists (``scan-gate`` and the
+DevSecOps scan/image gates) override ``metrics`` to none, so ``policy.metrics`` such as
+``accuracy >= 0.8`` are checked by the gate after training and evaluation (``model-gate``).
+
 Each pipeline is written out whole, stage by stage, as ``../shared/seed/PIPELINES.md`` numbers them.
 A step whose kind is not (yet) in the registry is left out, a stage left empty is dropped, and a
 gate stage whose preceding work stage was dropped goes too — so the pipelines grow as step kinds
@@ -28,8 +32,8 @@ _MLSECOPS: list[_Stage] = [
         ("scan-notebooks", "notebooks", {}),
         ("scan-datasets", "datasets", {}),
     ]),
-    # 4 quality gate
-    ("scan-gate", [("gate", "scan-gate", {})]),
+    # 4 quality gate (findings only: no metric exists yet, so policy.metrics wait for stage 8)
+    ("scan-gate", [("gate", "scan-gate", {"metrics": []})]),
     # 5 train (k-fold, early stopping)
     ("train", [("train", "train", {})]),
     # 6 evaluate (metrics)
@@ -55,13 +59,13 @@ _DEVSECOPS: list[_Stage] = [
         ("scan-iac", "iac", {}),
     ]),
     # 4 quality gate
-    ("scan-gate", [("gate", "scan-gate", {})]),
+    ("scan-gate", [("gate", "scan-gate", {"metrics": []})]),
     # 5 build image
     ("build-image", [("build-image", "image", {})]),
     # 6 image scan + DAST
     ("image-scan", [("scan-image", "image-scan", {}), ("scan-web", "dast", {})]),
     # 7 quality gate
-    ("image-gate", [("gate", "image-gate", {})]),
+    ("image-gate", [("gate", "image-gate", {"metrics": []})]),
     # 8 sign image, 9 store image
     ("sign-image", [("sign", "sign-image", {})]),
     ("store-image", [("store", "store-image", {})]),
@@ -75,7 +79,8 @@ _DEVSECOPS: list[_Stage] = [
 ]
 
 _DESCRIPTIONS = {
-    "mlsecops": "MLSecOps: scan the project, gate, train, evaluate, scan the model, gate, sign, store",
+    "mlsecops": "MLSecOps: scan the project, gate, train, evaluate, scan the model, gate, "
+    "sign, store",
     "devsecops": "DevSecOps: load the model, scan code and IaC, gate, build, scan image and app, "
     "deploy, verify, gate, protect",
 }

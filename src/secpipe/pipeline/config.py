@@ -38,7 +38,7 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
 
 
 def read_yaml(path: Path) -> Any:
-    """Parse a YAML file with ``yaml.safe_load`` after size checks; errors are :class:`ConfigError`."""
+    """Parse YAML with ``yaml.safe_load`` after size checks; errors are :class:`ConfigError`."""
     try:
         size = path.stat().st_size
     except OSError as exc:

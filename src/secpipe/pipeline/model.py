@@ -78,7 +78,8 @@ class PipelineSpec(BaseModel):
                     ids.append(step.id)
                     continue
                 counts[step.uses] = counts.get(step.uses, 0) + 1
-                candidate = step.uses if counts[step.uses] == 1 else f"{step.uses}-{counts[step.uses]}"
+                n = counts[step.uses]
+                candidate = step.uses if n == 1 else f"{step.uses}-{n}"
                 while candidate in explicit:
                     counts[step.uses] += 1
                     candidate = f"{step.uses}-{counts[step.uses]}"

@@ -55,7 +55,9 @@ def plan(project: Project, name: str, spec: PipelineSpec) -> list[list[PlannedSt
         for step, step_id in zip(stage.steps, ids, strict=True):
             where = f"pipeline {name}: stage {stage.name}: step {step_id}"
             kind, settings = project.step_settings(step, where)
-            planned.append(PlannedStep(stage.name, step_id, step.uses, kind, settings, step.timeout))
+            planned.append(
+                PlannedStep(stage.name, step_id, step.uses, kind, settings, step.timeout)
+            )
         stages.append(planned)
     return stages
 

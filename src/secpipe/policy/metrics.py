@@ -16,7 +16,10 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-_BOUND = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(>=|<=|==|!=|>|<)\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*$")
+_BOUND = re.compile(
+    r"^\s*([A-Za-z_][\w.\-]*)\s*(>=|<=|==|!=|>|<)\s*"
+    r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*$"
+)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Policy and suppression settings, as written in ``secpipe.yaml`` (validated, extra keys refused)."""
+"""Policy and suppression settings of ``secpipe.yaml`` (validated, extra keys refused)."""
 
 from __future__ import annotations
 

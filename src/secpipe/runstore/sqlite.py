@@ -60,7 +60,8 @@ class RunStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
             self._db.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)",
+                (str(SCHEMA_VERSION),),
             )
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"run store {path}: {exc}") from None
@@ -99,15 +100,16 @@ class RunStore:
         """Write one finished step and its findings in a single transaction."""
         gate = json.dumps(result.gate.to_dict()) if result.gate else None
         rows = [
-            (run_id, step_id, i, f.fingerprint, f.rule_id, f.severity.value, json.dumps(f.to_dict()))
+            (run_id, step_id, i, f.fingerprint, f.rule_id, f.severity.value,
+             json.dumps(f.to_dict()))
             for i, f in enumerate(result.findings)
         ]
         try:
             with self._lock:
                 self._db.execute("BEGIN")
                 self._db.execute(
-                    "INSERT OR REPLACE INTO steps(run_id, step_id, kind, stage, seq, status, started,"
-                    " duration, message, tool, metrics, skipped, artifacts, gate)"
+                    "INSERT OR REPLACE INTO steps(run_id, step_id, kind, stage, seq, status,"
+                    " started, duration, message, tool, metrics, skipped, artifacts, gate)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         run_id, step_id, kind, stage, seq, result.status.value, started, duration,

@@ -1,0 +1,37 @@
+# secpipe developer commands. `make demo` and `make test` each do all their own set-up.
+VENV   ?= .venv
+PYTHON ?= python3
+BIN     = $(VENV)/bin
+EXAMPLE = examples/request-classifier
+# extras the default pipelines need on the example, and the ones the tests need
+DEMO_EXTRAS = example
+TEST_EXTRAS = dev,example
+
+.PHONY: demo test lint setup setup-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+setup: $(BIN)/python
+	$(BIN)/pip install -q -e ".[$(DEMO_EXTRAS)]"
+
+setup-test: $(BIN)/python
+	$(BIN)/pip install -q -e ".[$(TEST_EXTRAS)]"
+	VENV=$(VENV) bash scripts/ci-tools.sh
+
+## demo: set up, build the example's data, run the mlsecops pipeline on the example
+demo: setup
+	VENV=$(VENV) bash scripts/demo.sh
+
+## lint: ruff and mypy (strict)
+lint:
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/mypy
+
+## test: set up everything (venv, tools, servers are started by the tests), lint, run the tests
+test: setup-test lint
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(EXAMPLE)/.secpipe

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs the mlsecops pipeline on the example project (called by `make demo` after set-up).
+set -uo pipefail
+VENV="${VENV:-.venv}"
+EXAMPLE="examples/request-classifier"
+"$VENV/bin/python" "$EXAMPLE/build_dataset.py" --out "$EXAMPLE/data" >/dev/null || exit 2
+"$VENV/bin/secpipe" run mlsecops -C "$EXAMPLE"
+code=$?
+case $code in
+  0) echo "demo: the pipeline passed." ;;
+  1) echo "demo: a gate failed (exit 1), as it should on the example's planted problems." \
+          "See $EXAMPLE/README.md for what is planted and how to suppress a finding with a reason." ;;
+  *) echo "demo: the pipeline could not complete (exit $code)." ;;
+esac
+exit $code

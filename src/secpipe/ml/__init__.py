@@ -1,0 +1,15 @@
+"""Training and evaluation steps of the MLSecOps pipeline (stages 5 and 6).
+
+* :mod:`secpipe.ml.train_step` (``train``) runs the project's training code in a subprocess,
+  never in the secpipe process: either secpipe's own stratified k-fold cross-validation with early
+  stopping around an estimator the project builds (:mod:`secpipe.ml.worker`,
+  :mod:`secpipe.ml.cv`), or the project's own command, which must write a metrics file in the
+  schema of :mod:`secpipe.ml.schema`. The model is saved with skops (a format that cannot carry
+  code); pickle only on request.
+* :mod:`secpipe.ml.evaluate_step` (``evaluate``) loads the model safely (skops with a
+  trusted-types check), scores a held-out set (:mod:`secpipe.ml.scoring`), perturbs it
+  (:mod:`secpipe.ml.perturb`), compares with the last passed run (:mod:`secpipe.ml.history`),
+  draws SVG plots (:mod:`secpipe.ml.svg`) and writes a model card (:mod:`secpipe.ml.card`).
+
+Every number lands in ``StepResult.metrics`` so a gate can bound it (``accuracy >= 0.8``).
+"""
