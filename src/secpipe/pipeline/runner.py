@@ -71,6 +71,8 @@ class Runner:
         self.bus = bus
         self._cancel = threading.Event()
         self._pipeline_name = ""
+        self._seq = 0
+        self._seq_lock = threading.Lock()
 
     def run(self, name: str, spec: PipelineSpec | None = None) -> RunOutcome:
         spec = spec or self.project.pipeline(name)
@@ -85,7 +87,6 @@ class Runner:
         findings: list[Finding] = []
         metrics: dict[str, float] = {}
         errors: list[str] = []
-        seq = 0
         exit_code, status = EXIT_PASSED, "passed"
         try:
             for index, stage in enumerate(stages):
@@ -97,10 +98,7 @@ class Runner:
                 results = self._run_stage(run_id, stage, tuple(findings), dict(metrics),
                                           tuple(errors))
                 stage_status = StepStatus.PASSED
-                for planned, (started, duration, result) in zip(stage, results, strict=True):
-                    self.store.record_step(run_id, seq, planned.step_id, planned.kind_name,
-                                           stage_name, started, duration, result)
-                    seq += 1
+                for planned, (_, _, result) in zip(stage, results, strict=True):
                     findings.extend(result.findings)
                     for key, value in result.metrics.items():
                         metrics[key] = value
@@ -157,7 +155,7 @@ class Runner:
                     message=f"timed out after {planned.timeout:g} s (it was stopped)",
                 )
                 slots[i] = (wall_start, planned.timeout, result)
-                self._finished(run_id, planned, result, planned.timeout)
+                self._finished(run_id, planned, result, wall_start, planned.timeout)
         return [s if s is not None else (wall_start, 0.0, StepResult(
             status=StepStatus.ERROR, message="step ended without a result")) for s in slots]
 
@@ -201,10 +199,16 @@ class Runner:
         if ctx.cancel.is_set():
             return  # the runner already recorded the timeout
         slots[index] = (started_wall, duration, result)
-        self._finished(ctx.run_id, planned, result, duration)
+        self._finished(ctx.run_id, planned, result, started_wall, duration)
 
     def _finished(self, run_id: str, planned: PlannedStep, result: StepResult,
-                  duration: float) -> None:
+                  started: float, duration: float) -> None:
+        """Record the step at once (a later crash keeps it), then tell the sinks."""
+        with self._seq_lock:
+            seq = self._seq
+            self._seq += 1
+        self.store.record_step(run_id, seq, planned.step_id, planned.kind_name, planned.stage,
+                               started, duration, result)
         self.bus.emit(Event("step.finished", run_id, {
             "step": planned.step_id, "kind": planned.kind_name, "stage": planned.stage,
             "status": result.status.value, "message": result.message, "duration": duration,

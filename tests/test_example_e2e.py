@@ -1,0 +1,65 @@
+"""Done-when of the foundation: `secpipe run mlsecops` on the example finds the planted secret and
+exits 1 at the gate; after a suppression with a reason it exits 0; the reports render."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from secpipe.cli.main import main
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "request-classifier"
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("e2e") / "request-classifier"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".secpipe", "data", "artifacts",
+                                                                  "__pycache__"))
+    subprocess.run([sys.executable, str(root / "build_dataset.py"), "--out", str(root / "data")],
+                   check=True, capture_output=True)
+    return root
+
+
+@pytest.mark.slow
+def test_mlsecops_on_example_fails_on_planted_secret_then_passes_after_suppression(
+    example: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "mlsecops", "-C", str(example), "-q", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    leaks = [f for f in report["findings"] if f["scanner"] == "scan-secrets"]
+    assert len(leaks) == 1, [(f["rule_id"], f["location"]) for f in leaks]
+    leak = leaks[0]
+    assert "huggingface" in leak["rule_id"]
+    assert leak["location"]["path"] == "notebooks/explore.ipynb"
+    assert "outputs" in leak["location"]["member"]
+    assert "hf_" in leak["evidence"] and "*" in leak["evidence"]
+    gate = next(s for s in report["steps"] if s["kind"] == "gate")
+    assert gate["status"] == "failed"
+
+    # nothing of the secret in clear in the run store
+    token_line = next(line for cell in json.loads(
+        (example / "notebooks" / "explore.ipynb").read_text())["cells"]
+        for out in cell.get("outputs", []) for line in out.get("text", [])
+        if "HF_TOKEN=" in line)
+    token = token_line.split("HF_TOKEN=", 1)[1].split()[0]
+    assert token.encode() not in (example / ".secpipe" / "runs.db").read_bytes()
+
+    assert main(["suppress", leak["fingerprint"], "--reason", "planted demo token, never issued",
+                 "-C", str(example)]) == 0
+    capsys.readouterr()
+    code = main(["run", "mlsecops", "-C", str(example), "-q", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, [s for s in report["steps"] if s["status"] != "passed"]
+
+    for fmt in ("json", "sarif", "markdown", "html"):
+        out = example / f"report.{fmt}"
+        assert main(["report", "latest", "-C", str(example), "--format", fmt, "-o", str(out)]) == 0
+        text = out.read_text()
+        assert token not in text
+        assert len(text) > 200
