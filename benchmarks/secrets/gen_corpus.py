@@ -7,6 +7,7 @@ Writes under OUT (default /tmp/secpipe-bench/secrets):
 
 - ``tree/``     working-tree files: source, config, notebooks, archives, lockfiles, binaries
 - ``history/``  a git repository whose secrets exist only in past commits
+- ``holdout/``  the same kinds in other languages and idioms, scored separately
 - ``large/``    the throughput tree (``--large-mib`` MiB; 0 skips it)
 - ``labels.json`` every planted secret (path, line, column, length, kind, sha256 of the secret,
   archive member / notebook cell / commits) and every decoy (path, line, category)
@@ -24,22 +25,26 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import containers  # noqa: E402
-import history  # noqa: E402
-import large_tree  # noqa: E402
-import plain_files  # noqa: E402
-from recorder import Recorder  # noqa: E402
+import containers
+import history
+import holdout
+import large_tree
+import plain_files
+from recorder import Recorder
 
 DEFAULT_OUT = Path("/tmp/secpipe-bench/secrets")
 LABELS_VERSION = 1
 
 
-def generate(out: Path, seed: int = 1337, large_mib: int = 200, per_kind: int = 2) -> dict:
+def generate(
+    out: Path, seed: int = 1337, large_mib: int = 200, per_kind: int = 2
+) -> dict[str, Any]:
     """Build the corpus under ``out``; returns the labels document (also written to disk)."""
-    for part in ("tree", "history"):
+    for part in ("tree", "history", "holdout"):
         if (out / part).exists():
             shutil.rmtree(out / part)
     out.mkdir(parents=True, exist_ok=True)
@@ -48,12 +53,13 @@ def generate(out: Path, seed: int = 1337, large_mib: int = 200, per_kind: int = 
     containers.notebooks(rec, random.Random(seed + 1))
     containers.archives(rec, random.Random(seed + 2))
     history.build(rec, random.Random(seed + 3))
+    holdout.build(rec, random.Random(seed + 5))
     large_stats: dict[str, int] = {}
     if large_mib > 0:
         large_stats = large_tree.build(rec, random.Random(seed + 4), large_mib)
     elif (out / "large").exists():
         shutil.rmtree(out / "large")
-    labelled = [s for s in rec.secrets if s["root"] != "large"]
+    labelled = [s for s in rec.secrets if s["root"] in ("tree", "history")]
     doc = {
         "version": LABELS_VERSION,
         "seed": seed,
@@ -61,10 +67,12 @@ def generate(out: Path, seed: int = 1337, large_mib: int = 200, per_kind: int = 
         "summary": {
             "secrets": len(labelled),
             "kinds": len({s["kind"] for s in labelled}),
-            "decoys": len(rec.decoys),
+            "decoys": sum(d["root"] in ("tree", "history") for d in rec.decoys),
             "by_context": dict(sorted(Counter(s["context"] for s in labelled).items())),
             "large": large_stats,
-            "large_secrets": len(rec.secrets) - len(labelled),
+            "holdout_secrets": sum(s["root"] == "holdout" for s in rec.secrets),
+            "holdout_decoys": sum(d["root"] == "holdout" for d in rec.decoys),
+            "large_secrets": sum(s["root"] == "large" for s in rec.secrets),
         },
         "secrets": rec.secrets,
         "decoys": rec.decoys,

@@ -19,10 +19,14 @@ from recorder import Recorder
 def _git_env(tmp_home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(
-        HOME=str(tmp_home), GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull,
-        GIT_AUTHOR_NAME="Dana Dev", GIT_AUTHOR_EMAIL="dana@corp.example",
-        GIT_COMMITTER_NAME="Dana Dev", GIT_COMMITTER_EMAIL="dana@corp.example",
-    )  # fmt: skip
+        HOME=str(tmp_home),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_AUTHOR_NAME="Dana Dev",
+        GIT_AUTHOR_EMAIL="dana@corp.example",
+        GIT_COMMITTER_NAME="Dana Dev",
+        GIT_COMMITTER_EMAIL="dana@corp.example",
+    )
     return env
 
 
@@ -36,8 +40,9 @@ class Repo:
         self.git("init", "-q", "-b", "main")
 
     def git(self, *args: str) -> str:
-        proc = subprocess.run(["git", *args], cwd=self.path, env=self.env, check=True,
-                              capture_output=True, text=True)  # fmt: skip
+        proc = subprocess.run(
+            ["git", *args], cwd=self.path, env=self.env, check=True, capture_output=True, text=True
+        )
         return proc.stdout.strip()
 
     def write(self, rel: str, text: str) -> None:
@@ -117,9 +122,9 @@ def build(rec: Recorder, rng: random.Random) -> None:
     rec.record("history", "app/config.py", cfg, cfg_items, "history", commits=[c1])
     rec.record("history", "deploy/deploy.sh", sh, sh_items, "history", commits=[c1, c2])
     rec.record("history", ".env.production", env, env_items, "history", commits=[c1, c2])
-    rec.record("history", "ci/signing.key", key_item.value + "\n", [key_item], "history",
-               commits=[c4])  # fmt: skip
+    rec.record(
+        "history", "ci/signing.key", key_item.value + "\n", [key_item], "history", commits=[c4]
+    )
     rec.record("history", "k8s/secret.yaml", k8s, k8s_items, "history", commits=[c4])
-    rec.record("history", "app/config.py", cfg2, refs, "history",
-               commits=[c2, c3, c4, c5, c6])  # fmt: skip
+    rec.record("history", "app/config.py", cfg2, refs, "history", commits=[c2, c3, c4, c5, c6])
     shutil.rmtree(repo.home, ignore_errors=True)

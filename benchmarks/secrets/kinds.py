@@ -14,9 +14,20 @@ Gen = Callable[[random.Random], str]
 
 #: file types where a one-line secret is written as an assignment
 LINE_EXTS = (
-    "py", "js", "go", "yaml", "json", "env", "tf", "dockerfile", "md", "sh", "ini", "properties",
+    "py",
+    "js",
+    "go",
+    "yaml",
+    "json",
+    "env",
+    "tf",
+    "dockerfile",
+    "md",
+    "sh",
+    "ini",
+    "properties",
     "toml",
-)  # fmt: skip
+)
 #: file types that can hold a multi-line PEM block verbatim
 MULTILINE_EXTS = ("pem", "py", "sh", "go", "js")
 UPPER_DIGITS = string.ascii_uppercase + string.digits
@@ -90,9 +101,8 @@ def _slack_webhook(rng: random.Random) -> str:
 
 
 def _discord_webhook(rng: random.Random) -> str:
-    return (
-        f"https://discord.com/api/webhooks/{rng.randrange(10**17, 10**18)}/"
-        + t.rand(rng, t.URLSAFE, 68)
+    return f"https://discord.com/api/webhooks/{rng.randrange(10**17, 10**18)}/" + t.rand(
+        rng, t.URLSAFE, 68
     )
 
 
@@ -109,9 +119,7 @@ def _mailchimp(rng: random.Random) -> str:
 
 
 def _braintree(rng: random.Random) -> str:
-    return f"access_token$production${t.rand(rng, 'abcdefghijklmnopqrstuvwxyz0123456789', 16)}$" + (
-        t.rand(rng, t.HEX, 32)
-    )
+    return f"access_token$production${t.rand(rng, t.LOWER_DIGITS, 16)}$" + (t.rand(rng, t.HEX, 32))
 
 
 def _atlassian(rng: random.Random) -> str:
@@ -119,7 +127,9 @@ def _atlassian(rng: random.Random) -> str:
 
 
 def _azure_ad(rng: random.Random) -> str:
-    return t.rand(rng, t.ALNUM, 3) + str(rng.randrange(10)) + "Q~" + t.rand(rng, t.ALNUM + "_~.-", 34)
+    return (
+        t.rand(rng, t.ALNUM, 3) + str(rng.randrange(10)) + "Q~" + t.rand(rng, t.ALNUM + "_~.-", 34)
+    )
 
 
 def _grafana_sa(rng: random.Random) -> str:
@@ -136,9 +146,14 @@ def _langsmith(rng: random.Random) -> str:
 
 def _host(rng: random.Random) -> str:
     return rng.choice(
-        ["db.prod.internal", "10.20.3.14", "pg-main.c7x2k.eu-west-1.rds.amazonaws.com",
-         "mysql-analytics.corp.net", "cache-01.internal"]
-    )  # fmt: skip
+        [
+            "db.prod.internal",
+            "10.20.3.14",
+            "pg-main.c7x2k.eu-west-1.rds.amazonaws.com",
+            "mysql-analytics.corp.net",
+            "cache-01.internal",
+        ]
+    )
 
 
 def _url(scheme: str, port: int, path: str) -> Gen:
@@ -151,7 +166,7 @@ def _url(scheme: str, port: int, path: str) -> Gen:
 
 def _mongo(rng: random.Random) -> str:
     return (
-        f"mongodb+srv://trainer:{t.db_password(rng)}@cluster0.{t.rand(rng, 'abcdefghijklmnopqrstuvwxyz0123456789', 5)}"
+        f"mongodb+srv://trainer:{t.db_password(rng)}@cluster0.{t.rand(rng, t.LOWER_DIGITS, 5)}"
         ".mongodb.net/experiments?retryWrites=true&w=majority"
     )
 
@@ -171,17 +186,30 @@ PY_CLIENT = 'client = {cls}(api_key="{{s}}")'
 
 KINDS: tuple[Kind, ...] = (
     Kind("aws-access-key-id", _c("AKIA", t.UPPER_B32, 16), "AWS_ACCESS_KEY_ID"),
-    Kind("aws-secret-access-key", _c("", t.B64, 40), "AWS_SECRET_ACCESS_KEY",
-         {"ini": ("aws_secret_access_key = {s}",)}),
-    Kind("gcp-service-account-key", t.pkcs8_private_key, "private_key", exts=("sa-json",),
-         multiline=True),
+    Kind(
+        "aws-secret-access-key",
+        _c("", t.B64, 40),
+        "AWS_SECRET_ACCESS_KEY",
+        {"ini": ("aws_secret_access_key = {s}",)},
+    ),
+    Kind(
+        "gcp-service-account-key",
+        t.pkcs8_private_key,
+        "private_key",
+        exts=("sa-json",),
+        multiline=True,
+    ),
     Kind("gcp-api-key", _c("AIza", t.URLSAFE, 35), "GOOGLE_API_KEY"),
     Kind("google-oauth-client-secret", _c("GOCSPX-", t.URLSAFE, 28), "GOOGLE_CLIENT_SECRET"),
     Kind("azure-storage-account-key", t.azure_storage_key, "AZURE_STORAGE_KEY"),
-    Kind("azure-storage-connection-string",
-         lambda r: "DefaultEndpointsProtocol=https;AccountName=mlartifacts"
-         f"{r.randrange(100)};AccountKey={t.azure_storage_key(r)};EndpointSuffix=core.windows.net",
-         "AZURE_STORAGE_CONNECTION_STRING"),
+    Kind(
+        "azure-storage-connection-string",
+        lambda r: (
+            "DefaultEndpointsProtocol=https;AccountName=mlartifacts"
+            f"{r.randrange(100)};AccountKey={t.azure_storage_key(r)};EndpointSuffix=core.windows.net"
+        ),
+        "AZURE_STORAGE_CONNECTION_STRING",
+    ),
     Kind("azure-ad-client-secret", _azure_ad, "AZURE_CLIENT_SECRET"),
     Kind("azure-devops-pat", _c("", "abcdefghijklmnopqrstuvwxyz234567", 52), "AZURE_DEVOPS_PAT"),
     Kind("github-pat-classic", _gh("ghp_"), "GITHUB_TOKEN"),
@@ -193,8 +221,12 @@ KINDS: tuple[Kind, ...] = (
     Kind("gitlab-pat", _c("glpat-", t.URLSAFE, 20), "GITLAB_TOKEN"),
     Kind("gitlab-pipeline-trigger-token", _c("glptt-", t.HEX, 40), "GITLAB_TRIGGER_TOKEN"),
     Kind("bitbucket-app-password", _c("ATBB", t.ALNUM, 32), "BITBUCKET_APP_PASSWORD"),
-    Kind("npm-token", lambda r: t.crc32_token("npm_", t.rand(r, t.ALNUM, 30)), "NPM_TOKEN",
-         {"ini": ("//registry.npmjs.org/:_authToken={s}",)}),
+    Kind(
+        "npm-token",
+        lambda r: t.crc32_token("npm_", t.rand(r, t.ALNUM, 30)),
+        "NPM_TOKEN",
+        {"ini": ("//registry.npmjs.org/:_authToken={s}",)},
+    ),
     Kind("pypi-token", t.pypi_token, "PYPI_API_TOKEN", {"ini": ("password = {s}",)}),
     Kind("dockerhub-pat", _c("dckr_pat_", t.URLSAFE, 27), "DOCKERHUB_TOKEN"),
     Kind("slack-bot-token", _slack_bot, "SLACK_BOT_TOKEN"),
@@ -206,8 +238,12 @@ KINDS: tuple[Kind, ...] = (
     Kind("discord-webhook-url", _discord_webhook, "DISCORD_WEBHOOK"),
     Kind("telegram-bot-token", _telegram, "TELEGRAM_BOT_TOKEN"),
     Kind("twilio-api-key", _c("SK", t.HEX, 32), "TWILIO_API_KEY"),
-    Kind("twilio-auth-token", _c("", t.HEX, 32), "TWILIO_AUTH_TOKEN",
-         {"py": ('twilio_client = Client("AC8d1f0b6c2e4a9f7b3c5d1e2f4a6b8c9d", "{s}")',)}),
+    Kind(
+        "twilio-auth-token",
+        _c("", t.HEX, 32),
+        "TWILIO_AUTH_TOKEN",
+        {"py": ('twilio_client = Client("AC8d1f0b6c2e4a9f7b3c5d1e2f4a6b8c9d", "{s}")',)},
+    ),
     Kind("sendgrid-api-key", _sendgrid, "SENDGRID_API_KEY"),
     Kind("mailgun-api-key", _c("key-", t.HEX, 32), "MAILGUN_API_KEY"),
     Kind("mailchimp-api-key", _mailchimp, "MAILCHIMP_API_KEY"),
@@ -218,22 +254,45 @@ KINDS: tuple[Kind, ...] = (
     Kind("braintree-access-token", _braintree, "BRAINTREE_ACCESS_TOKEN"),
     Kind("shopify-access-token", _c("shpat_", t.HEX, 32), "SHOPIFY_ACCESS_TOKEN"),
     Kind("shopify-shared-secret", _c("shpss_", t.HEX, 32), "SHOPIFY_SHARED_SECRET"),
-    Kind("openai-project-key", t.openai_project_key, "OPENAI_API_KEY",
-         {"py": (PY_CLIENT.format(cls="OpenAI"),)}),
+    Kind(
+        "openai-project-key",
+        t.openai_project_key,
+        "OPENAI_API_KEY",
+        {"py": (PY_CLIENT.format(cls="OpenAI"),)},
+    ),
     Kind("openai-legacy-key", t.openai_legacy_key, "OPENAI_KEY"),
-    Kind("anthropic-api-key", t.anthropic_key, "ANTHROPIC_API_KEY",
-         {"py": (PY_CLIENT.format(cls="anthropic.Anthropic"),)}),
-    Kind("huggingface-token", _c("hf_", string.ascii_letters, 34), "HF_TOKEN",
-         {"py": ('login(token="{s}")', 'api = HfApi(token="{s}")'),
-          "sh": ("huggingface-cli login --token {s}",)}),
-    Kind("huggingface-org-token", _c("api_org_", string.ascii_letters, 34),
-         "HUGGINGFACE_ORG_TOKEN"),
-    Kind("cohere-api-key", _c("", t.ALNUM, 40), "COHERE_API_KEY",
-         {"py": ('co = cohere.Client("{s}")',)}),
+    Kind(
+        "anthropic-api-key",
+        t.anthropic_key,
+        "ANTHROPIC_API_KEY",
+        {"py": (PY_CLIENT.format(cls="anthropic.Anthropic"),)},
+    ),
+    Kind(
+        "huggingface-token",
+        _c("hf_", string.ascii_letters, 34),
+        "HF_TOKEN",
+        {
+            "py": ('login(token="{s}")', 'api = HfApi(token="{s}")'),
+            "sh": ("huggingface-cli login --token {s}",),
+        },
+    ),
+    Kind(
+        "huggingface-org-token", _c("api_org_", string.ascii_letters, 34), "HUGGINGFACE_ORG_TOKEN"
+    ),
+    Kind(
+        "cohere-api-key",
+        _c("", t.ALNUM, 40),
+        "COHERE_API_KEY",
+        {"py": ('co = cohere.Client("{s}")',)},
+    ),
     Kind("replicate-api-token", _c("r8_", t.ALNUM, 37), "REPLICATE_API_TOKEN"),
     Kind("groq-api-key", _c("gsk_", t.ALNUM, 52), "GROQ_API_KEY"),
-    Kind("wandb-api-key", _c("", t.HEX, 40), "WANDB_API_KEY",
-         {"py": ('wandb.login(key="{s}")',), "sh": ("wandb login {s}",)}),
+    Kind(
+        "wandb-api-key",
+        _c("", t.HEX, 40),
+        "WANDB_API_KEY",
+        {"py": ('wandb.login(key="{s}")',), "sh": ("wandb login {s}",)},
+    ),
     Kind("langsmith-api-key", _langsmith, "LANGCHAIN_API_KEY"),
     Kind("kaggle-api-key", _c("", t.HEX, 32), "KAGGLE_KEY"),
     Kind("databricks-token", _c("dapi", t.HEX, 32), "DATABRICKS_TOKEN"),
@@ -242,8 +301,12 @@ KINDS: tuple[Kind, ...] = (
     Kind("linear-api-key", _c("lin_api_", t.ALNUM, 40), "LINEAR_API_KEY"),
     Kind("notion-token", _c("secret_", t.ALNUM, 43), "NOTION_TOKEN"),
     Kind("atlassian-api-token", _atlassian, "JIRA_API_TOKEN"),
-    Kind("okta-api-token", _c("00", t.URLSAFE, 40), "OKTA_API_TOKEN",
-         {"sh": ('curl -H "Authorization: SSWS {s}" https://corp.okta.com/api/v1/users',)}),
+    Kind(
+        "okta-api-token",
+        _c("00", t.URLSAFE, 40),
+        "OKTA_API_TOKEN",
+        {"sh": ('curl -H "Authorization: SSWS {s}" https://corp.okta.com/api/v1/users',)},
+    ),
     Kind("newrelic-user-key", _c("NRAK-", UPPER_DIGITS, 27), "NEW_RELIC_API_KEY"),
     Kind("datadog-api-key", _c("", t.HEX, 32), "DD_API_KEY"),
     Kind("sentry-dsn", _sentry_dsn, "SENTRY_DSN"),
@@ -254,25 +317,44 @@ KINDS: tuple[Kind, ...] = (
     Kind("pulumi-access-token", _c("pul-", t.HEX, 40), "PULUMI_ACCESS_TOKEN"),
     Kind("doppler-token", _c("dp.pt.", t.ALNUM, 43), "DOPPLER_TOKEN"),
     Kind("supabase-service-token", _c("sbp_", t.HEX, 40), "SUPABASE_ACCESS_TOKEN"),
-    Kind("age-secret-key", _c("AGE-SECRET-KEY-1", "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 58),
-         "SOPS_AGE_KEY"),
-    Kind("jwt", t.jwt, "SERVICE_JWT",
-         {"sh": ('curl -H "Authorization: Bearer {s}" https://api.corp.example/v1/jobs',)}),
+    Kind(
+        "age-secret-key",
+        _c("AGE-SECRET-KEY-1", "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 58),
+        "SOPS_AGE_KEY",
+    ),
+    Kind(
+        "jwt",
+        t.jwt,
+        "SERVICE_JWT",
+        {"sh": ('curl -H "Authorization: Bearer {s}" https://api.corp.example/v1/jobs',)},
+    ),
     Kind("postgres-url", _url("postgresql", 5432, "features"), "DATABASE_URL"),
     Kind("mysql-url", _url("mysql", 3306, "analytics"), "MYSQL_URL"),
     Kind("mongodb-url", _mongo, "MONGO_URI"),
     Kind("redis-url", _redis, "REDIS_URL"),
     Kind("amqp-url", _url("amqps", 5671, "jobs"), "CELERY_BROKER_URL"),
-    Kind("generic-password", t.human_password, "DB_PASSWORD",
-         {"properties": ("spring.datasource.password={s}",),
-          "yaml": ("password: {s}",), "json": ('"password": "{s}"',)}),
+    Kind(
+        "generic-password",
+        t.human_password,
+        "DB_PASSWORD",
+        {
+            "properties": ("spring.datasource.password={s}",),
+            "yaml": ("password: {s}",),
+            "json": ('"password": "{s}"',),
+        },
+    ),
     Kind("generic-api-secret", _c("", t.ALNUM, 32), "API_CLIENT_SECRET"),
     Kind("private-key-rsa", t.rsa_private_key, "RSA_KEY", exts=MULTILINE_EXTS, multiline=True),
     Kind("private-key-pkcs8", t.pkcs8_private_key, "TLS_KEY", exts=MULTILINE_EXTS, multiline=True),
     Kind("private-key-ec", t.ec_private_key, "EC_KEY", exts=MULTILINE_EXTS, multiline=True),
-    Kind("private-key-openssh", t.openssh_private_key, "DEPLOY_KEY", exts=MULTILINE_EXTS,
-         multiline=True),
+    Kind(
+        "private-key-openssh",
+        t.openssh_private_key,
+        "DEPLOY_KEY",
+        exts=MULTILINE_EXTS,
+        multiline=True,
+    ),
     Kind("private-key-pgp", t.pgp_private_key, "PGP_KEY", exts=MULTILINE_EXTS, multiline=True),
-)  # fmt: skip
+)
 
 KIND_BY_NAME = {k.name: k for k in KINDS}

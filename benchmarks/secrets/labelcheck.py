@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import subprocess
@@ -19,7 +20,8 @@ def _member_text(archive: Path, member: str) -> str:
         fh = tf.extractfile(member)
         if fh is None:
             raise AssertionError(f"{archive}!{member} is not a file")
-        return fh.read().decode()
+        data: bytes = fh.read()
+        return data.decode()
 
 
 def _git_text(repo: Path, commit: str, rel: str) -> str:
@@ -30,11 +32,11 @@ def _git_text(repo: Path, commit: str, rel: str) -> str:
 
 def label_text(out: Path, label: dict[str, Any]) -> str:
     """The text (file, member or committed file) a label points into."""
-    path = out / label["root"] / label["path"]
+    path: Path = out / str(label["root"]) / str(label["path"])
     if label.get("member"):
         return _member_text(path, label["member"])
     if label.get("commits"):
-        return _git_text(out / label["root"], label["commits"][0], label["path"])
+        return _git_text(out / str(label["root"]), str(label["commits"][0]), str(label["path"]))
     return path.read_text(encoding="utf-8")
 
 
@@ -45,6 +47,8 @@ def secret_at(text: str, label: dict[str, Any]) -> str:
         raise AssertionError(f"{label['id']}: line {label['line']} past end of file")
     offset = sum(len(ln) + 1 for ln in lines[: label["line"] - 1]) + label["column"] - 1
     written = text[offset : offset + label["length"]]
+    if label["written"] == "base64":
+        return base64.b64decode(written).decode()
     if label["written"] == "json":
         decoded: str = json.loads('"' + written + '"')
         return decoded

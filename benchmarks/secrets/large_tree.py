@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-from pathlib import Path
 
 import fillers
 import kinds
@@ -18,11 +17,23 @@ from recorder import Recorder
 
 MIB = 1 << 20
 EXTS = ("py", "py", "py", "js", "js", "go", "yaml", "md", "sh", "json", "toml", "dockerfile")
-BINARY = ((".png", b"\x89PNG\r\n\x1a\n"), (".so", b"\x7fELF\x02\x01\x01\x00"),
-          (".onnx", b"\x08\x07\x12\x07pytorch"), (".npy", b"\x93NUMPY\x01\x00"),
-          (".jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF"))  # fmt: skip
-PLANT = ("aws-access-key-id", "github-pat-classic", "slack-bot-token", "huggingface-token",
-         "stripe-secret-key", "private-key-ec", "postgres-url", "anthropic-api-key")  # fmt: skip
+BINARY = (
+    (".png", b"\x89PNG\r\n\x1a\n"),
+    (".so", b"\x7fELF\x02\x01\x01\x00"),
+    (".onnx", b"\x08\x07\x12\x07pytorch"),
+    (".npy", b"\x93NUMPY\x01\x00"),
+    (".jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF"),
+)
+PLANT = (
+    "aws-access-key-id",
+    "github-pat-classic",
+    "slack-bot-token",
+    "huggingface-token",
+    "stripe-secret-key",
+    "private-key-ec",
+    "postgres-url",
+    "anthropic-api-key",
+)
 NAME_POOL = tuple(f"{a}_{b}" for a in fillers.WORDS[:40] for b in fillers.WORDS[40:])
 
 
@@ -31,9 +42,13 @@ def _text_file(ext: str, rng: random.Random, size: int) -> str:
         rows = []
         total = 0
         while total < size:
-            row = {"id": rng.randrange(10**9), "name": rng.choice(NAME_POOL),
-                   "score": round(rng.random(), 4), "tags": rng.sample(fillers.WORDS, 3),
-                   "enabled": rng.random() < 0.5}  # fmt: skip
+            row = {
+                "id": rng.randrange(10**9),
+                "name": rng.choice(NAME_POOL),
+                "score": round(rng.random(), 4),
+                "tags": rng.sample(fillers.WORDS, 3),
+                "enabled": rng.random() < 0.5,
+            }
             rows.append(row)
             total += 110
         return json.dumps({"items": rows}, indent=1) + "\n"
@@ -62,21 +77,26 @@ def build(rec: Recorder, rng: random.Random, target_mib: int) -> dict[str, int]:
         shutil.rmtree(root)
     total = text_bytes = files = 0
     target = target_mib * MIB
-    plant_at = sorted(rng.sample(range(max(40, target // 20_000)), len(PLANT)))
+    expected_files = target // 28_000
+    plant_at = sorted(rng.sample(range(max(2 * len(PLANT), expected_files // 2)), len(PLANT)))
     n = 0
     while total < target:
         top = f"pkg{n // 400:03d}"
         sub = rng.choice(fillers.WORDS)
         folder = root / top / sub
         folder.mkdir(parents=True, exist_ok=True)
-        if n % 37 == 36:
+        if n % 53 == 52:
             suffix, head = rng.choice(BINARY)
-            data = head + rng.randbytes(rng.randrange(50_000, 400_000))
+            data = head + rng.randbytes(rng.randrange(20_000, 250_000))
             (folder / f"{rng.choice(NAME_POOL)}_{n}{suffix}").write_bytes(data)
             total += len(data)
         else:
             ext = rng.choice(EXTS)
-            size = rng.randrange(2_000, 30_000) if n % 200 else rng.randrange(500_000, 2_000_000)
+            size = (
+                rng.randrange(2_000, 30_000)
+                if n % 200 != 199
+                else rng.randrange(500_000, 2_000_000)
+            )
             text = _text_file(ext, rng, size)
             rel = f"{top}/{sub}/{_file_name(ext, rng, n)}"
             if plant_at and n >= plant_at[0] and ext != "json":

@@ -29,9 +29,17 @@ DIRS = {
     "toml": ("config", "ml"),
     "pem": ("keys", "certs/private", "deploy/ssh"),
 }
-RAW_EXT = {"api_key": "py", "token =": "py", "password =": "py", "const ": "js",
-           "secret :=": "go", "aws_secret": "ini", "git checkout": "sh", "assert ": "py",
-           "user = ": "py"}  # fmt: skip
+RAW_EXT = {
+    "api_key": "py",
+    "token =": "py",
+    "password =": "py",
+    "const ": "js",
+    "secret :=": "go",
+    "aws_secret": "ini",
+    "git checkout": "sh",
+    "assert ": "py",
+    "user = ": "py",
+}
 
 
 def _file_name(ext: str, idx: int, rng: random.Random) -> str:
@@ -73,10 +81,16 @@ def _plan_secrets(rng: random.Random, per_kind: int) -> dict[str, list[tuple[Kin
 
 def _decoy_pool(rng: random.Random) -> list[Item]:
     pool = (
-        decoys.placeholders(rng) + decoys.documented_examples() + decoys.hashes(rng)
-        + decoys.uuids(rng) + decoys.git_shas(rng) + decoys.images(rng)
-        + decoys.malformed(rng) + decoys.fixtures() + decoys.high_entropy(rng)
-    )  # fmt: skip
+        decoys.placeholders(rng)
+        + decoys.documented_examples()
+        + decoys.hashes(rng)
+        + decoys.uuids(rng)
+        + decoys.git_shas(rng)
+        + decoys.images(rng)
+        + decoys.malformed(rng)
+        + decoys.fixtures()
+        + decoys.high_entropy(rng)
+    )
     rng.shuffle(pool)
     return pool
 
@@ -87,27 +101,24 @@ def build(rec: Recorder, rng: random.Random, per_kind: int = 2) -> None:
     pool = _decoy_pool(rng)
     raw = [d for d in pool if d.raw]
     plain = [d for d in pool if not d.raw]
-    files: list[tuple[str, list[Item], set[int]]] = []
+    files: list[tuple[str, list[Item]]] = []
     for ext in sorted(by_ext):
         entries = by_ext[ext]
         if ext == "pem":
-            files += [(ext, [item], {0}) for _, item in entries]
+            files += [(ext, [item]) for _, item in entries]
             continue
-        step = 3
-        for start in range(0, len(entries), step):
-            chunk = entries[start : start + step]
-            multi = {i for i, (k, _) in enumerate(chunk) if k.multiline}
-            files.append((ext, [it for _, it in chunk], multi))
+        for start in range(0, len(entries), 3):
+            files.append((ext, [item for _, item in entries[start : start + 3]]))
     # spread the decoys over the files that can hold a one-line assignment
     targets = [f for f in files if f[0] != "pem"]
     for i, item in enumerate(plain):
-        ext, items, _ = targets[i % len(targets)]
+        _, items = targets[i % len(targets)]
         items.insert(rng.randrange(len(items) + 1), item)
     for item in raw:
         ext = _raw_ext(item)
-        files.append((ext, [item], set()))
+        files.append((ext, [item]))
     counters: dict[str, int] = {}
-    for ext, items, _multi in files:
+    for ext, items in files:
         idx = counters.get(ext, 0)
         counters[ext] = idx + 1
         multi_idx = {j for j, it in enumerate(items) if it.kind and _is_multiline(it.kind)}

@@ -21,6 +21,7 @@ ALNUM = string.ascii_letters + string.digits
 URLSAFE = ALNUM + "_-"
 B64 = ALNUM + "+/"
 HEX = "0123456789abcdef"
+LOWER_DIGITS = string.ascii_lowercase + string.digits
 UPPER_B32 = string.ascii_uppercase + "234567"
 
 

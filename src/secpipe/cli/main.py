@@ -17,8 +17,11 @@ from secpipe.cli import (
     run_cmd,
     runs_cmd,
     scan_cmd,
+    sign_cmd,
     steps_cmd,
+    store_cmd,
     suppress_cmd,
+    verify_cmd,
 )
 from secpipe.core.errors import SecpipeError
 
@@ -34,6 +37,9 @@ COMMANDS: dict[str, ModuleType] = {
     "report": report_cmd,
     "baseline": baseline_cmd,
     "suppress": suppress_cmd,
+    "sign": sign_cmd,
+    "verify": verify_cmd,
+    "store": store_cmd,
     "init": init_cmd,
     "steps": steps_cmd,
 }

@@ -59,7 +59,8 @@ class ConsoleSink:
         elif event.type == "step.finished":
             sev = ", ".join(f"{n} {s}" for s, n in sorted(d["severities"].items()))
             found = f" {d['findings']} finding(s)" + (f" ({sev})" if sev else "")
-            msg = f" — {d['message']}" if d["message"] and d["status"] != "passed" else ""
+            show = d["message"] and d["status"] != "passed" and not d.get("gate")
+            msg = f" — {d['message']}" if show else ""
             self._line(f"   {_MARK[d['status']]:<7} {d['step']} [{d['kind']}] "
                        f"{d['duration']:.1f}s{found}{msg}")
             if d.get("gate"):

@@ -48,13 +48,42 @@ def _secrets_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--history", action="store_true", help="also scan every commit of git history")
     p.add_argument("--no-cache", action="store_true", help="do not use the content cache")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
-                   help="skip paths matching GLOB (repeatable)")
+                   help="also skip paths matching GLOB (repeatable; NAME/ matches a folder)")
+    p.add_argument("--max-file-bytes", type=int, metavar="N",
+                   help="largest file read whole (default 25 MiB; larger: head only, reported)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes (default: one per CPU)")
 
 
 def _secrets_settings(args: argparse.Namespace, paths: list[str]) -> dict[str, Any]:
+    from secpipe.scanners.secrets.walk import DEFAULT_EXCLUDES
+
     data: dict[str, Any] = {"paths": paths, "history": args.history, "cache": not args.no_cache}
     if args.exclude:
-        data["exclude"] = args.exclude
+        data["exclude"] = [*DEFAULT_EXCLUDES, *args.exclude]
+    if args.max_file_bytes is not None:
+        data["max_file_bytes"] = args.max_file_bytes
+    if args.workers is not None:
+        data["workers"] = args.workers
+    return data
+
+
+def _models_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                   help="skip paths matching GLOB (repeatable; added to the defaults)")
+    p.add_argument("--allow", action="append", default=[], metavar="MODULE.NAME",
+                   help="treat this pickle callable as safe (repeatable)")
+    p.add_argument("--max-file-bytes", type=int, default=0, metavar="N",
+                   help="skip files larger than N bytes (default: no limit)")
+
+
+def _models_settings(args: argparse.Namespace, paths: list[str]) -> dict[str, Any]:
+    from secpipe.scanners.models.step import DEFAULT_EXCLUDE
+
+    data: dict[str, Any] = {"paths": paths, "allow": args.allow,
+                            "max_file_bytes": args.max_file_bytes}
+    if args.exclude:
+        data["exclude"] = [*DEFAULT_EXCLUDE, *args.exclude]
     return data
 
 
@@ -62,6 +91,9 @@ def _secrets_settings(args: argparse.Namespace, paths: list[str]) -> dict[str, A
 SCANNERS: dict[str, ScanCommand] = {
     "secrets": ScanCommand("scan-secrets", "leaked credentials in files, notebooks, archives, "
                            "git history", _secrets_options, _secrets_settings),
+    "models": ScanCommand("scan-models", "code hidden in model files (pickle, PyTorch, joblib, "
+                          "NumPy, Keras, SavedModel, ONNX, GGUF, safetensors, archives)",
+                          _models_options, _models_settings),
 }
 
 

@@ -19,9 +19,16 @@ ENTRY_POINT_GROUP = "secpipe.steps"
 
 #: kind name -> (module, class). Keep sorted; ``tests/core/test_registry.py`` checks every entry.
 BUILTIN_STEPS: dict[str, tuple[str, str]] = {
+    "evaluate": ("secpipe.ml.evaluate_step", "EvaluateStep"),
     "exec": ("secpipe.steps.exec", "ExecStep"),
     "gate": ("secpipe.policy.gate", "GateStep"),
+    "load": ("secpipe.stores.steps", "LoadStep"),
+    "scan-models": ("secpipe.scanners.models.step", "ModelScanStep"),
     "scan-secrets": ("secpipe.scanners.secrets.step", "SecretsScanStep"),
+    "sign": ("secpipe.provenance.sign_step", "SignStep"),
+    "store": ("secpipe.stores.steps", "StoreStep"),
+    "train": ("secpipe.ml.train_step", "TrainStep"),
+    "verify": ("secpipe.provenance.verify_step", "VerifyStep"),
 }
 
 

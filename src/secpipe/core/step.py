@@ -11,12 +11,15 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from secpipe.core.findings import Finding
 from secpipe.core.results import StepResult
+
+if TYPE_CHECKING:
+    from secpipe.keys.refs import SecretResolver
 
 
 class StepSettings(BaseModel):
@@ -70,6 +73,9 @@ class StepContext:
     cache_dir: Path | None = None
     """A persistent cache folder shared by runs (``.secpipe/cache`` in a pipeline run, the user's
     cache folder for ad-hoc scans); None disables caching."""
+    secrets: SecretResolver | None = None
+    """Resolves secret references (``${env:…}``, ``${vault:…}`` …) in settings, only when a step
+    asks, and redacts the values it handed out; None outside a pipeline run."""
 
 
 class StepKind:

@@ -45,7 +45,8 @@ class SecretResolver:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"SecretResolver(project_root={str(self.project_root)!r}, resolved={len(self._cache)})"
+        root = str(self.project_root)
+        return f"SecretResolver(project_root={root!r}, resolved={len(self._cache)})"
 
     # -- resolution ------------------------------------------------------------------------
     def resolve(self, value: str, what: str = "setting") -> str:

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_score, recall_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
+from sklearn.utils.class_weight import compute_class_weight
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -84,6 +84,10 @@ def fit_epochs(
     monitor = early["monitor"]
     if monitor == "loss" and not hasattr(final, "predict_proba"):
         raise ValueError("early_stopping.monitor 'loss' needs an estimator with predict_proba")
+    if getattr(final, "class_weight", None) == "balanced":  # partial_fit needs explicit weights
+        weights = compute_class_weight("balanced", classes=classes, y=y)
+        final.set_params(class_weight={str(c): float(w) for c, w in zip(classes, weights,
+                                                                         strict=True)})
     key = f"val_{monitor}"
     lower_better = monitor == "loss"
     limit = epochs if epochs is not None else int(early["max_epochs"])
@@ -100,8 +104,8 @@ def fit_epochs(
         value = measured[key]
         emit({"event": "progress", "done": epoch, "total": limit,
               "what": f"fold {fold} epoch {epoch}: {key} {value:.4f}"})
-        improved = best is None or (
-            best - value > early["min_delta"] if lower_better else value - best > early["min_delta"])
+        gain = (best - value if lower_better else value - best) if best is not None else 1.0
+        improved = best is None or gain > early["min_delta"]
         if improved:
             best, best_epoch, best_state, waited = value, epoch, copy.deepcopy(final), 0
         else:
@@ -126,6 +130,9 @@ def cross_validate(
                                random_state=seed if shuffle else None)
     classes = np.unique(y)
     outcome = CVOutcome()
+    if early is not None and not incremental(build()):
+        emit({"event": "log", "message": "early stopping not applied: the estimator has no "
+              "partial_fit (it is fitted in one call)"})
     for number, (train, test) in enumerate(splitter.split(np.zeros(len(y)), y), start=1):
         estimator = build()
         entry: dict[str, Any] = {"fold": number, "train_size": len(train), "val_size": len(test)}
@@ -143,6 +150,26 @@ def cross_validate(
         emit({"event": "progress", "done": number, "total": folds,
               "what": f"fold {number}/{folds}: accuracy {entry['metrics']['accuracy']:.4f}"})
     return outcome
+
+
+def slim(estimator: Any) -> list[str]:
+    """Shrink a fitted model before saving, without changing what it predicts.
+
+    Drops ``stop_words_`` (scikit-learn documents it as introspection-only, safe to remove) and
+    stores a vectorizer's ``vocabulary_`` indices as plain ints (skops writes each NumPy scalar
+    as a file of its own)."""
+    parts = [s for _, s in estimator.steps] if isinstance(estimator, Pipeline) else [estimator]
+    changed = []
+    for part in parts:
+        if getattr(part, "stop_words_", None) is not None:
+            part.stop_words_ = None
+            changed.append(f"{type(part).__name__}.stop_words_ dropped")
+        vocabulary = getattr(part, "vocabulary_", None)
+        if isinstance(vocabulary, dict) and any(isinstance(v, np.integer)
+                                                for v in vocabulary.values()):
+            part.vocabulary_ = {k: int(v) for k, v in vocabulary.items()}
+            changed.append(f"{type(part).__name__}.vocabulary_ as ints")
+    return changed
 
 
 def final_fit(build: Callable[[], Any], x: Any, y: Any, early: dict[str, Any] | None,

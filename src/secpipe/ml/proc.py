@@ -9,6 +9,7 @@ log file in the step's folder; its last line explains a crash.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ from secpipe.core.step import StepContext
 
 MAX_LINE = 64 << 10
 MAX_LOG_LINES = 200
+PROGRESS_INTERVAL = 0.05
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,8 @@ def subprocess_timeout(ctx: StepContext, override: float | None) -> float:
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)  # the group of the child we started, by its id
     proc.wait()
 
 
@@ -67,6 +67,10 @@ def _handle(line: str, ctx: StepContext, state: dict[str, Any]) -> None:
             message = None
     if isinstance(message, dict) and message.get("event") == "progress":
         done, total = message.get("done"), message.get("total")
+        now = time.monotonic()
+        if now - state["last_progress"] < PROGRESS_INTERVAL and done != total:
+            return  # throttled: a chatty trainer must not flood the event bus
+        state["last_progress"] = now
         if isinstance(done, int):
             ctx.progress(done, total if isinstance(total, int) else None,
                          str(message.get("what", ""))[:200])
@@ -87,7 +91,7 @@ def run_child(
     env: Mapping[str, str] | None = None,
 ) -> ProcOutcome:
     """Run ``argv`` and wait, forwarding progress; kill it on timeout or ``ctx.cancel``."""
-    state: dict[str, Any] = {"error": "", "logged": 0}
+    state: dict[str, Any] = {"error": "", "logged": 0, "last_progress": 0.0}
     started = time.monotonic()
     with log_path.open("wb") as stderr:
         try:

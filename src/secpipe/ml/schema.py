@@ -105,7 +105,8 @@ class MetricsFile(_Strict):
     @field_validator("model")
     @classmethod
     def _plain_name(cls, value: str | None) -> str | None:
-        if value is not None and (not value or "/" in value or "\\" in value or value in {".", ".."}):
+        if value is not None and (not value or "/" in value or "\\" in value
+                                  or value in {".", ".."}):
             raise ValueError("must be a plain file name inside the output folder")
         return value
 

@@ -49,7 +49,8 @@ class DataSettings(StepSettings):
 
 
 class TrainSettings(DataSettings):
-    """``train``: estimator mode (``estimator`` + ``data``) or command mode (``command``)."""
+    """``train``: estimator mode (``estimator`` + ``data``) or command mode (``command``); with
+    neither, the step is skipped (and a gate bounding a model metric fails: it was not measured)."""
 
     estimator: str | None = None
     """``path/to/file.py:function`` (relative to the project) returning an unfitted estimator
@@ -88,11 +89,15 @@ class TrainSettings(DataSettings):
 
     @model_validator(mode="after")
     def _one_mode(self) -> TrainSettings:
-        if (self.estimator is None) == (self.command is None):
-            raise ValueError("set exactly one of 'estimator' (with 'data') or 'command'")
+        if self.estimator is not None and self.command is not None:
+            raise ValueError("set only one of 'estimator' (with 'data') or 'command'")
         if self.estimator is not None and self.data is None:
             raise ValueError("'estimator' needs 'data' (the training table)")
         return self
+
+    def configured(self) -> bool:
+        """True when a training mode is set."""
+        return self.estimator is not None or self.command is not None
 
     def estimator_parts(self) -> tuple[str, str]:
         match = _ESTIMATOR.match(self.estimator or "")
@@ -105,8 +110,9 @@ class Robustness(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    families: list[str] = Field(default_factory=lambda: list(TEXT_FAMILIES))
-    """Perturbation families: text ones for text input, ``gaussian-noise`` for tabular."""
+    families: list[str] | None = None
+    """Perturbation families (default: every text family for text input, ``gaussian-noise``
+    for tabular input)."""
     noise_scale: float = Field(default=0.1, gt=0.0, le=10.0)
     """Tabular: noise standard deviation as a fraction of each column's standard deviation
     (values are clipped to the column's observed range)."""
@@ -115,7 +121,9 @@ class Robustness(BaseModel):
 
     @field_validator("families")
     @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
+    def _known(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
         known = (*TEXT_FAMILIES, *TABULAR_FAMILIES)
         for family in value:
             if family not in known:
@@ -129,8 +137,9 @@ class Robustness(BaseModel):
 class EvaluateSettings(DataSettings):
     """``evaluate``: score the trained model on a held-out table."""
 
-    data: str
-    """Held-out table (CSV with a header), relative to the project."""
+    data: str | None = None
+    """Held-out table (CSV with a header), relative to the project; without it the step is
+    skipped."""
     model: str | None = None
     """Model file relative to the project (default: the model of the ``train_step`` of this run,
     checked against its recorded digest)."""

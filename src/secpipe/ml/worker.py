@@ -15,12 +15,15 @@ import pickle
 import platform
 import random
 import sys
+import time
 import traceback
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from secpipe.core.errors import SecpipeError
 
 
 def emit(message: dict[str, Any]) -> None:
@@ -70,25 +73,31 @@ def _load_builder(project: Path, file: str, func: str, seed: int) -> Any:
 
 
 def train(spec: dict[str, Any]) -> None:
-    from secpipe.ml.cv import cross_validate, final_fit, scores
+    from secpipe.ml.cv import cross_validate, final_fit, slim
     from secpipe.ml.data import load_table
 
+    phases: dict[str, float] = {}
+    clock = time.perf_counter()
     seed = int(spec["seed"])
     random.seed(seed)
-    np.random.seed(seed)  # noqa: NPY002 - for estimators that use the global generator
+    np.random.seed(seed)
     project = Path(spec["project"])
     table = load_table(Path(spec["data"]), spec["data_display"], spec["target"],
                        spec["features"], spec["input"], int(spec["max_data_bytes"]))
     x = np.asarray(table.x, dtype=object if table.kind == "text" else float)
     y = np.asarray(table.y)
     build = _load_builder(project, spec["estimator_file"], spec["function"], seed)
+    phases["load"], clock = time.perf_counter() - clock, time.perf_counter()
     early = spec["early_stopping"]
     emit({"event": "log", "message": f"{table.rows} rows, {len(set(table.y))} classes, "
           f"{spec['folds']}-fold stratified CV"})
     outcome = cross_validate(build, x, y, int(spec["folds"]), bool(spec["shuffle"]), seed, early,
                              emit)
+    phases["cv"], clock = time.perf_counter() - clock, time.perf_counter()
     model, epochs = final_fit(build, x, y, early, outcome.best_epochs, seed, emit)
+    phases["final_fit"], clock = time.perf_counter() - clock, time.perf_counter()
     outdir = Path(spec["outdir"])
+    dropped = slim(model)
     if spec["format"] == "pickle":
         name = "model.pkl"
         with (outdir / name).open("wb") as fh:
@@ -98,15 +107,16 @@ def train(spec: dict[str, Any]) -> None:
 
         name = "model.skops"
         skops.io.dump(model, outdir / name)
+    phases["save"] = time.perf_counter() - clock
     metrics = {
         "version": 1, "framework": f"scikit-learn {library_versions().get('scikit-learn', '?')}",
         "seed": seed, "model": name, "epochs": outcome.epochs, "folds": outcome.folds,
-        "final": {f"train_{k}": v for k, v in scores(y, model.predict(x)).items()},
         "libraries": library_versions(), "final_epochs": epochs,
     }
     (outdir / "metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
     info = {"estimator": repr(model)[:4000], "classes": [str(c) for c in np.unique(y)],
-            "incremental": bool(early is not None and outcome.best_epochs)}
+            "incremental": bool(early is not None and outcome.best_epochs),
+            "slimmed": dropped, "seconds": phases}
     (outdir / "worker-info.json").write_text(json.dumps(info), encoding="utf-8")
 
 
@@ -132,9 +142,11 @@ def main(argv: list[str]) -> int:
     except Exception as exc:
         last = traceback.extract_tb(exc.__traceback__)[-1:]
         where = f" ({Path(last[0].filename).name}:{last[0].lineno})" if last else ""
-        text = (getattr(exc, "message", None) or str(exc)).splitlines()
-        emit({"event": "error",
-              "message": f"{type(exc).__name__}: {text[0] if text else ''}{where}"})
+        text = (str(exc).splitlines() or [""])[0]
+        if isinstance(exc, SecpipeError):
+            emit({"event": "error", "message": text})
+        else:
+            emit({"event": "error", "message": f"{type(exc).__name__}: {text}{where}"})
         traceback.print_exc()
         return 3
     return 0

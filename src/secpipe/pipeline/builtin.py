@@ -50,7 +50,8 @@ _MLSECOPS: list[_Stage] = [
 
 _DEVSECOPS: list[_Stage] = [
     # 2 load app code and the signed model, verifying it
-    ("load-artifacts", [("load", "load-model", {"verify": True})]),
+    ("load-artifacts", [("load", "load-model",
+                         {"run": "latest", "pipeline": "mlsecops", "verify": True})]),
     # 3 security scan: code + infrastructure as code
     ("security-scan", [
         ("scan-secrets", "secrets", {}),

@@ -18,6 +18,7 @@ from secpipe.core.events import Event, EventBus
 from secpipe.core.findings import Finding
 from secpipe.core.results import StepResult, StepStatus
 from secpipe.core.step import StepContext, StepKind, StepSettings
+from secpipe.keys.refs import SecretResolver
 from secpipe.pipeline.config import Project
 from secpipe.pipeline.model import PipelineSpec
 from secpipe.runstore import RunStore
@@ -71,6 +72,7 @@ class Runner:
         self.bus = bus
         self._cancel = threading.Event()
         self._pipeline_name = ""
+        self._secrets = SecretResolver(project.root)
         self._seq = 0
         self._seq_lock = threading.Lock()
 
@@ -176,7 +178,7 @@ class Runner:
             pipeline=self._pipeline_name, step_id=planned.step_id, findings_so_far=findings,
             metrics_so_far=metrics, errors_so_far=errors, config=self.project.as_mapping(),
             progress=progress, log=log, cancel=threading.Event(), timeout=planned.timeout,
-            cache_dir=self.project.state_dir / "cache",
+            cache_dir=self.project.state_dir / "cache", secrets=self._secrets,
         )
 
     def _run_step(self, planned: PlannedStep, ctx: StepContext,

@@ -8,12 +8,15 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from secpipe.reports import json_report
+from secpipe.reports import html, json_report, markdown, sarif
 from secpipe.runstore.records import RunRecord
 
 #: format name -> renderer (RunRecord -> text). Exhaustively tested in tests/reports.
 FORMATS: dict[str, Callable[[RunRecord], str]] = {
+    "html": html.render,
     "json": json_report.render,
+    "markdown": markdown.render,
+    "sarif": sarif.render,
 }
 
 

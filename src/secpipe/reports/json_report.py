@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
 from typing import Any
 
 from secpipe.runstore.records import RunRecord, StepRecord
 
 FORMAT = "secpipe-run"
 VERSION = 1
+
+
+def finite_metrics(metrics: Mapping[str, float]) -> dict[str, float | None]:
+    """Metrics with NaN and infinities as ``null`` (strict JSON has no such numbers)."""
+    return {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}
 
 
 def step_to_dict(step: StepRecord) -> dict[str, Any]:
@@ -21,7 +28,7 @@ def step_to_dict(step: StepRecord) -> dict[str, Any]:
         "duration": round(step.duration, 4),
         "message": step.message,
         "tool": step.tool,
-        "metrics": step.metrics,
+        "metrics": finite_metrics(step.metrics),
         "findings": len(step.findings),
         "skipped": [s.__dict__ for s in step.skipped],
         "artifacts": [a.to_dict() for a in step.artifacts],
@@ -56,4 +63,4 @@ def run_to_dict(run: RunRecord) -> dict[str, Any]:
 
 
 def render(run: RunRecord) -> str:
-    return json.dumps(run_to_dict(run), indent=2, sort_keys=False) + "\n"
+    return json.dumps(run_to_dict(run), indent=2, allow_nan=False) + "\n"

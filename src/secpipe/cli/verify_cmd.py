@@ -1,0 +1,92 @@
+"""``secpipe verify``: check a model's signature, attestation and a policy — a local model, or a
+run published in a store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from secpipe.cli.common import open_project, print_json
+from secpipe.cli.sign_cmd import add_key_options, key_options
+from secpipe.cli.store_cmd import add_store_options, store_from_args
+from secpipe.core.errors import InputError
+from secpipe.keys.refs import SecretResolver
+from secpipe.keys.signers import trusted_public_key
+from secpipe.provenance.check import VerifyReport, verify_all
+from secpipe.provenance.policy import parse_policy
+from secpipe.stores.manifest import fetch, resolve_run, run_prefix
+
+
+def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
+        "verify", parents=[common], help="verify a signed model, its attestation and a policy",
+        description="Verify a model's signature (and attestation) with a trusted key; with "
+        "--policy, require facts of the attested run, e.g. --policy 'scan-models passed'. "
+        "MODEL is a local file or folder; or use --run to verify a run published in a store "
+        "(every file's digest is checked too). Exit 0 verified, 1 verification failed, 2 error.",
+    )
+    p.add_argument("model", nargs="?", help="model file or folder (omit with --run)")
+    p.add_argument("--signature", metavar="FILE", help="signature bundle (default: MODEL.sig)")
+    p.add_argument("--attestation", metavar="FILE", help="attestation (DSSE envelope)")
+    p.add_argument("--sbom", metavar="FILE", help="SBOM whose digest the attestation binds")
+    p.add_argument("--public-key", metavar="PEM", help="trusted public key file")
+    p.add_argument("--policy", action="append", default=[], metavar="REQ",
+                   help="requirement such as 'scan-models passed' or 'gates passed' (repeatable)")
+    p.add_argument("--run", metavar="RUN", help="verify this published run ('latest' or an id)")
+    p.add_argument("--pipeline", default="mlsecops", help="pipeline of --run (default mlsecops)")
+    add_key_options(p)
+    add_store_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    project = open_project(args)
+    requirements = parse_policy(args.policy) if args.policy else []
+    resolver = SecretResolver(project.root)
+    public = trusted_public_key(args.key, args.public_key, project.root, resolver,
+                                key_options(args), project.config.state_dir)
+    if args.run:
+        report, what = _verify_published(args, project, resolver, public, requirements)
+    else:
+        if not args.model:
+            raise InputError("name a MODEL to verify, or --run RUN for a published run")
+        model = Path(args.model)
+        signature = Path(args.signature) if args.signature else model.with_name(
+            model.name + ".sig")
+        attestation = Path(args.attestation) if args.attestation else None
+        sbom = Path(args.sbom) if args.sbom else None
+        report = verify_all(model, signature, public, attestation, requirements, sbom)
+        what = str(model)
+    if args.json:
+        print_json({"verified": report.passed, "what": what, "failures": list(report.failures),
+                    "files": report.files})
+    elif report.passed:
+        sys.stdout.write(f"verified {what}: {len(report.files)} file(s) match the signature"
+                         + (", attestation checked" if report.statement else "")
+                         + (f", {len(requirements)} policy requirement(s) met" if requirements
+                            else "") + "\n")
+    else:
+        sys.stdout.write(f"verification FAILED for {what}\n")
+        for failure in report.failures:
+            sys.stdout.write(f"  fail: {failure}\n")
+    return 0 if report.passed else 1
+
+
+def _verify_published(args: argparse.Namespace, project: Any, resolver: SecretResolver,
+                      public: bytes, requirements: list[Any]) -> tuple[VerifyReport, str]:
+    store = store_from_args(args, project, resolver)
+    run_id = resolve_run(store, args.pipeline, args.run)
+    with tempfile.TemporaryDirectory(prefix="secpipe-verify-") as tmp:
+        manifest, _ = fetch(store, run_prefix(args.pipeline, run_id), Path(tmp) / "run")
+        what = f"run {run_id} in {store.uri}"
+        signed = manifest.signed
+        if signed is None:
+            return VerifyReport(("it has no signed model",)), what
+        root = Path(tmp) / "run"
+        attestation = root / signed.attestation if signed.attestation else None
+        sbom = root / signed.sbom if signed.sbom else None
+        return verify_all(root / signed.model, root / signed.signature, public, attestation,
+                          requirements, sbom), what

@@ -1,0 +1,212 @@
+"""Signing keys by reference: a local key file, a Vault/OpenBao transit key or an AWS KMS key.
+
+References:
+
+- ``file:PATH`` (or a bare path): a PEM EC P-256 private key. Generated on first use with mode 0600
+  (its public key beside it as ``PATH.pub``); a key readable by group or others is refused.
+- ``vault-transit:MOUNT/NAME``: a transit key of type ``ecdsa-p256``.
+- ``awskms:KEY-ID-OR-ALIAS``: an asymmetric ``ECC_NIST_P256`` KMS key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from secpipe.core.errors import ConfigError
+from secpipe.keys.aws import AwsConfig, KmsKey
+from secpipe.keys.refs import SecretResolver
+from secpipe.keys.vault import TransitKey, VaultConfig
+
+MAX_KEY_BYTES = 64 << 10
+
+
+class SigningKey(Protocol):
+    """What signing needs from a key: its public half and an ECDSA P-256 / SHA-256 signature."""
+
+    label: str
+
+    def public_pem(self) -> bytes: ...
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
+def key_id(public_pem: bytes) -> str:
+    """The key's id: SHA-256 of its PEM SubjectPublicKeyInfo (as model-signing records it)."""
+    return hashlib.sha256(public_pem).hexdigest()
+
+
+@dataclass(frozen=True)
+class KeyOptions:
+    """Where remote keys live; secret references are resolved only when a key is opened."""
+
+    vault_addr: str | None = None
+    """Vault/OpenBao URL (default ``VAULT_ADDR``)."""
+    vault_token: str | None = None
+    """Vault token or a reference to one (default ``VAULT_TOKEN``)."""
+    aws_region: str | None = None
+    """AWS region (default ``AWS_REGION``)."""
+    aws_endpoint: str | None = None
+    """KMS endpoint (default ``AWS_ENDPOINT_URL``)."""
+    key_password: str | None = None
+    """Password of an encrypted local key file, or a reference to it."""
+
+
+def _check_private_file(path: Path) -> None:
+    info = path.stat()
+    if info.st_mode & 0o077:
+        raise ConfigError(
+            f"signing key {path} is readable by group or others (mode "
+            f"{stat.S_IMODE(info.st_mode):04o}); refusing to use it",
+            hint=f"chmod 600 {path}",
+        )
+    if info.st_size > MAX_KEY_BYTES:
+        raise ConfigError(f"signing key {path} is {info.st_size} bytes, too large for a key")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+class LocalKeyFile:
+    """An EC private key in a PEM file (the embedded default: ``.secpipe/keys/signing.pem``)."""
+
+    def __init__(self, path: Path, password: str | None = None, generate: bool = True) -> None:
+        self.path = path
+        self.label = f"file:{path}"
+        self._password = password
+        self._generate = generate
+        self._key: ec.EllipticCurvePrivateKey | None = None
+
+    @property
+    def public_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".pub")
+
+    def _load(self) -> ec.EllipticCurvePrivateKey:
+        if self._key is not None:
+            return self._key
+        if not self.path.exists():
+            if not self._generate:
+                raise ConfigError(f"signing key {self.path} does not exist")
+            self._create()
+        _check_private_file(self.path)
+        secret = self._password.encode() if self._password else None
+        try:
+            key = serialization.load_pem_private_key(self.path.read_bytes(), secret)
+        except (ValueError, TypeError) as exc:
+            reason = "wrong or missing password" if "password" in str(exc).lower() else \
+                "not a PEM private key"
+            raise ConfigError(f"signing key {self.path}: {reason}") from None
+        if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+            raise ConfigError(f"signing key {self.path} is not an EC P-256 key")
+        self._key = key
+        return key
+
+    def _create(self) -> None:
+        key = ec.generate_private_key(ec.SECP256R1())
+        algorithm: serialization.KeySerializationEncryption = (
+            serialization.BestAvailableEncryption(self._password.encode())
+            if self._password else serialization.NoEncryption())
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                algorithm)
+        try:
+            _write_private(self.path, pem)
+        except FileExistsError:  # another process created it first: use theirs
+            return
+        self.public_path.write_bytes(_public_pem(key.public_key()))
+
+    def public_pem(self) -> bytes:
+        return _public_pem(self._load().public_key())
+
+    def sign(self, data: bytes) -> bytes:
+        return self._load().sign(data, ec.ECDSA(hashes.SHA256()))
+
+
+def _public_pem(key: ec.EllipticCurvePublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.PEM,
+                            serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def default_key_path(project_root: Path, state_dir: str = ".secpipe") -> Path:
+    return project_root / state_dir / "keys" / "signing.pem"
+
+
+def _vault_config(options: KeyOptions, resolver: SecretResolver) -> VaultConfig:
+    env = VaultConfig.from_env(os.environ)
+    token = resolver.resolve_optional(options.vault_token, "vault_token") or env.token
+    return VaultConfig(addr=options.vault_addr or env.addr, token=token, namespace=env.namespace)
+
+
+def _aws_config(options: KeyOptions) -> AwsConfig:
+    env = AwsConfig.from_env(os.environ)
+    return AwsConfig(region=options.aws_region or env.region,
+                     endpoint_url=options.aws_endpoint or env.endpoint_url)
+
+
+def open_signing_key(ref: str | None, project_root: Path, resolver: SecretResolver,
+                     options: KeyOptions | None = None, state_dir: str = ".secpipe",
+                     generate: bool = True) -> SigningKey:
+    """Open the key a reference names (None: the project's default local key file)."""
+    options = options or KeyOptions()
+    if ref is None or not ref.strip():
+        password = resolver.resolve_optional(options.key_password, "key_password")
+        return LocalKeyFile(default_key_path(project_root, state_dir), password, generate)
+    ref = ref.strip()
+    if ref.startswith("vault-transit:"):
+        mount, _, name = ref.removeprefix("vault-transit:").strip("/").rpartition("/")
+        if not mount or not name:
+            raise ConfigError(f"key {ref!r}: write it as vault-transit:MOUNT/NAME")
+        return TransitKey(_vault_config(options, resolver), mount, name)
+    if ref.startswith("awskms:"):
+        key = ref.removeprefix("awskms:").lstrip("/")
+        if not key:
+            raise ConfigError(f"key {ref!r}: write it as awskms:KEY-ID or awskms:alias/NAME")
+        return KmsKey(_aws_config(options), key)
+    path = Path(os.path.expanduser(ref.removeprefix("file:")))
+    if not path.is_absolute():
+        path = project_root / path
+    password = resolver.resolve_optional(options.key_password, "key_password")
+    return LocalKeyFile(path, password, generate)
+
+
+def trusted_public_key(ref: str | None, public_key: str | None, project_root: Path,
+                       resolver: SecretResolver, options: KeyOptions | None = None,
+                       state_dir: str = ".secpipe") -> bytes:
+    """The PEM public key a verifier trusts: ``public_key`` (a file) when given, else the public
+    half of the key reference (a local key's ``.pub`` file, Vault's or KMS's public key)."""
+    if public_key:
+        path = Path(os.path.expanduser(public_key))
+        path = path if path.is_absolute() else project_root / path
+        return _read_public(path)
+    key = open_signing_key(ref, project_root, resolver, options, state_dir, generate=False)
+    if isinstance(key, LocalKeyFile):
+        return _read_public(key.public_path)
+    return key.public_pem()
+
+
+def _read_public(path: Path) -> bytes:
+    try:
+        if path.stat().st_size > MAX_KEY_BYTES:
+            raise ConfigError(f"public key {path} is too large")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"public key {path} does not exist",
+                          hint="sign first, or name the trusted key with public_key") from None
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError:
+        raise ConfigError(f"public key {path} is not a PEM public key") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ConfigError(f"public key {path} is not an EC key")
+    return _public_pem(key)

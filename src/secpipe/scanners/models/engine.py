@@ -1,0 +1,165 @@
+"""The scanning engine: content-typed dispatch of a file (or an inner blob) to its reader.
+
+:meth:`ModelScanner.scan_file` memory-maps a file (so tensor bytes are never read), types it by
+content (:func:`~.sniff.sniff`) and hands it to the reader of its format; containers hand their
+members back to :meth:`ModelScanner.scan_blob` one level deeper. Every bound (depth, member count,
+bytes read, time) that stops the analysis becomes a ``models.scan-incomplete`` finding.
+"""
+
+from __future__ import annotations
+
+import mmap
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from secpipe.core.findings import Finding, Severity
+from secpipe.scanners.models import formats, keras_fmt, tf_onnx
+from secpipe.scanners.models.archives import scan_7z, scan_compressed, scan_tar, scan_zip
+from secpipe.scanners.models.pickle_scan import PickleOptions, scan_pickles
+from secpipe.scanners.models.pickle_vm import Buf, VMBudget
+from secpipe.scanners.models.report import Collector, Where
+from secpipe.scanners.models.sniff import sniff
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Per-file bounds of the analysis."""
+
+    max_depth: int = 6
+    """Container nesting depth (archive in archive in …)."""
+    max_members: int = 100_000
+    """Members listed per archive."""
+    max_member_bytes: int = 1 << 30
+    """Largest member (or decompressed stream) read into memory for analysis."""
+    max_total_bytes: int = 4 << 30
+    """Bytes decompressed or copied per file, all members together."""
+    max_seconds: float = 60.0
+    """Wall-clock time per file."""
+    max_ops: int = 50_000_000
+    """Pickle opcodes per stream."""
+    max_stack: int = 2_000_000
+    """Pickle stack and memo entries."""
+    bomb_ratio: float = 200.0
+    """Compression ratio above which a large member is a bomb."""
+
+
+@dataclass
+class FileReport:
+    """What scanning one file produced."""
+
+    findings: list[Finding]
+    """Its findings."""
+    formats: set[str]
+    """Model formats recognised in it (empty: not a model file)."""
+    bytes_read: int
+    """Bytes actually read or decompressed."""
+
+
+@dataclass
+class Scan:
+    """Mutable state of one file's scan."""
+
+    coll: Collector
+    deadline: float
+    root_dir: Path | None
+    bytes_read: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class ModelScanner:
+    """Scans files for code hidden in serialized models (never loads them)."""
+
+    def __init__(self, budgets: Budgets | None = None, allow: frozenset[str] = frozenset()) -> None:
+        self.budgets = budgets or Budgets()
+        self.allow = allow
+
+    def pickle_options(self, scan: Scan) -> PickleOptions:
+        b = self.budgets
+        return PickleOptions(allow=self.allow, budget=VMBudget(
+            max_ops=b.max_ops, max_stack=b.max_stack, max_memo=b.max_stack,
+            max_items=b.max_stack * 4, deadline=scan.deadline),
+            max_nested_bytes=b.max_member_bytes)
+
+    def scan_file(self, path: Path, rel: str) -> FileReport:
+        """Scan one file; ``rel`` is how findings name it."""
+        scan = Scan(Collector(), time.monotonic() + self.budgets.max_seconds, path.parent)
+        where = Where(rel)
+        size = path.stat().st_size
+        if size == 0:
+            return FileReport([], set(), 0)
+        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            self.scan_blob(mm, where, scan, file_path=path)
+        return self._finish(scan, where)
+
+    def scan_bytes(self, data: bytes, name: str) -> FileReport:
+        """Scan an in-memory blob as if it were a file called ``name``."""
+        scan = Scan(Collector(), time.monotonic() + self.budgets.max_seconds, None)
+        if data:
+            self.scan_blob(data, Where(name), scan)
+        return self._finish(scan, Where(name))
+
+    def _finish(self, scan: Scan, where: Where) -> FileReport:
+        coll = scan.coll
+        if coll.pickle_streams:
+            fmts = ", ".join(sorted(f for f in coll.formats if f not in ("zip", "nested")))
+            flagged = any(f.rule_id.startswith("models.pickle.") for f in coll.findings)
+            coll.add("models.pickle.unsafe-format", Severity.INFO, where.typed(fmts),
+                     f"pickle-based model ({fmts}): loading it runs whatever its pickle streams "
+                     f"say; {coll.pickle_streams} stream(s) analysed"
+                     + ("" if flagged else ", no callable outside the allowlist found"),
+                     key="format")
+        return FileReport(coll.findings, coll.formats, scan.bytes_read)
+
+    def scan_blob(self, buf: Buf, where: Where, scan: Scan, file_path: Path | None = None) -> None:
+        """Type ``buf`` by content and run its reader."""
+        if where.depth > self.budgets.max_depth:
+            scan.coll.incomplete(where, f"nesting deeper than {self.budgets.max_depth} levels")
+            return
+        if time.monotonic() > scan.deadline:
+            scan.coll.incomplete(where, f"time budget of {self.budgets.max_seconds:g}s exhausted")
+            return
+        kind = sniff(buf)
+        if kind is None:
+            return
+        self.dispatch(kind, buf, where, scan, file_path)
+
+    def dispatch(self, kind: str, buf: Buf, where: Where, scan: Scan,
+                 file_path: Path | None) -> None:
+        coll = scan.coll
+        if kind == "pickle":
+            fmt = where.fmt if where.fmt in ("pytorch-zip", "joblib") else "pickle"
+            scan_pickles(buf, where.typed(fmt), coll, self.pickle_options(scan),
+                         lambda blob, w: self.nested(blob, w, scan))
+        elif kind == "npy":
+            formats.scan_npy(buf, where.typed("numpy"), coll, self.pickle_options(scan),
+                             lambda blob, w: self.nested(blob, w, scan))
+        elif kind == "safetensors":
+            formats.scan_safetensors(buf, where.typed("safetensors"), coll)
+        elif kind == "gguf":
+            formats.scan_gguf(buf, where.typed("gguf"), coll)
+        elif kind == "onnx":
+            tf_onnx.scan_onnx(buf, where.typed("onnx"), coll,
+                              file_path.parent if file_path is not None else None)
+        elif kind == "savedmodel":
+            tf_onnx.scan_savedmodel(buf, where.typed("savedmodel"), coll)
+        elif kind == "keras-metadata":
+            tf_onnx.scan_keras_metadata(buf, where.typed("keras"), coll)
+        elif kind == "json":
+            keras_fmt.scan_json_config(buf, where.typed("keras"), coll)
+        elif kind == "hdf5":
+            keras_fmt.scan_hdf5(buf, where.typed("keras-h5"), coll, file_path,
+                                self.budgets.max_member_bytes)
+        elif kind == "zip":
+            scan_zip(self, buf, where, scan)
+        elif kind == "tar":
+            scan_tar(self, buf, where, scan)
+        elif kind == "7z":
+            scan_7z(self, buf, where, scan)
+        else:
+            scan_compressed(self, kind, buf, where, scan)
+
+    def nested(self, blob: bytes, where: Where, scan: Scan) -> None:
+        """Scan a pickle (or any model blob) found inside another one."""
+        scan.bytes_read += len(blob)
+        self.scan_blob(blob, replace(where, fmt="nested"), scan)

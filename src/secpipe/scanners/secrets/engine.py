@@ -1,0 +1,163 @@
+"""Scan one file's bytes: the unit of work sent to worker processes and of caching.
+
+A :class:`FileScan` holds only redacted evidence and the SHA-256 of each secret, so it may be
+cached on disk and sent between processes without ever carrying a secret in clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from secpipe.scanners.secrets import archives, checks, sources
+from secpipe.scanners.secrets.archives import Budget, Limits
+from secpipe.scanners.secrets.detect import Detector
+
+_DETECTOR: Detector | None = None
+
+
+def detector() -> Detector:
+    """The process-wide detector (built on first use, in each worker)."""
+    global _DETECTOR
+    if _DETECTOR is None:
+        _DETECTOR = Detector()
+    return _DETECTOR
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One secret found, without the secret."""
+
+    rule_id: str
+    line: int
+    column: int
+    end_line: int
+    member: str | None
+    evidence: str
+    """Redacted form, e.g. ``ghp_****Xy``."""
+    key: str
+    """SHA-256 of the secret (the identity used by fingerprints)."""
+
+
+@dataclass
+class FileScan:
+    """What one file held."""
+
+    hits: list[Hit] = field(default_factory=list)
+    problems: list[tuple[str | None, str]] = field(default_factory=list)
+    """(member, reason) of every bound hit: each becomes a ``secrets.scan-incomplete`` finding."""
+    skipped: str | None = None
+    """Why nothing was scanned (``binary``), else None."""
+    digest: str = ""
+    """SHA-256 of the file's bytes."""
+    text_bytes: int = 0
+    """Bytes of text scanned (members and decompressed layers included)."""
+    truncated_size: int = 0
+    """Size of a file too large to read whole (only its head was scanned), else 0."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"hits": [list(h.__dict__.values()) for h in self.hits],
+                "problems": [list(p) for p in self.problems], "skipped": self.skipped,
+                "text_bytes": self.text_bytes}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], digest: str) -> FileScan:
+        return cls(hits=[Hit(*h) for h in data["hits"]],
+                   problems=[(p[0], p[1]) for p in data["problems"]],
+                   skipped=data["skipped"], digest=digest, text_bytes=data["text_bytes"])
+
+
+def scan_text(text: str, member: str | None, out: FileScan, line_offset: int = 0) -> None:
+    """Add the secrets of one text unit to ``out``."""
+    out.text_bytes += len(text)
+    for cand in detector().find(text):
+        line = text.count("\n", 0, cand.start) + 1
+        column = cand.start - (text.rfind("\n", 0, cand.start) + 1) + 1
+        end_line = line + text.count("\n", cand.start, cand.end)
+        out.hits.append(Hit(cand.rule.rule_id, line + line_offset, column, end_line + line_offset,
+                            member, checks.redact(cand.secret), checks.sha256_hex(cand.secret)))
+
+
+def _scan_blob(data: bytes, member: str | None, depth: int, budget: Budget, out: FileScan) -> None:
+    kind = archives.sniff(data)
+    if kind is not None:
+        if depth >= budget.limits.max_depth:
+            budget.problems.append(
+                (member, f"archive nested deeper than {budget.limits.max_depth} levels"))
+            return
+        if kind == "zip":
+            for name, payload in archives.zip_members(data, budget, member):
+                _scan_blob(payload, _join(member, name), depth + 1, budget, out)
+        elif kind == "tar":
+            for name, payload in archives.tar_members(data, budget, member):
+                _scan_blob(payload, _join(member, name), depth + 1, budget, out)
+        else:
+            inner = archives.decompress(kind, data, budget, member)
+            if inner is not None:
+                _scan_blob(inner, member, depth + 1, budget, out)
+        return
+    if sources.is_binary(data):
+        if member is None:
+            out.skipped = "binary"
+        return
+    text = sources.decode(data)
+    if text is None:
+        if member is None:
+            out.skipped = "binary (not UTF-8 text)"
+        return
+    for unit, unit_text in sources.text_units(text):
+        scan_text(unit_text, _join(member, unit) if unit else member, out)
+
+
+def _join(parent: str | None, name: str) -> str:
+    return f"{parent}!{name}" if parent else name
+
+
+def scan_bytes(data: bytes, limits: Limits, digest: str | None = None) -> FileScan:
+    """Scan one file's content (archives, notebooks and text alike)."""
+    out = FileScan(digest=digest or hashlib.sha256(data).hexdigest())
+    budget = Budget(limits)
+    try:
+        _scan_blob(data, None, 0, budget, out)
+    except RecursionError:
+        budget.problems.append((None, "structure nested too deeply"))
+    out.problems.extend(budget.problems)
+    return out
+
+
+def scan_file(path: str, limits: Limits, cache_db: str | None = None) -> tuple[FileScan, bool, str]:
+    """Read and scan one file. Returns (scan, from_cache, read_error).
+
+    A file larger than ``max_file_bytes`` is scanned in its first ``max_file_bytes`` and reported
+    as incomplete. ``read_error`` is non-empty when the file could not be read.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limits.max_file_bytes + 1)
+    except OSError as exc:
+        return FileScan(), False, exc.strerror or type(exc).__name__
+    truncated = len(data) > limits.max_file_bytes
+    if truncated:
+        data = data[: limits.max_file_bytes]
+        size = os.path.getsize(path)
+        scan = scan_bytes(data, limits)
+        scan.truncated_size = size
+        scan.problems.append((None, f"file of {size} bytes: only the first "
+                                    f"{limits.max_file_bytes} bytes were scanned"))
+        return scan, False, ""
+    digest = hashlib.sha256(data).hexdigest()
+    if cache_db is not None:
+        from secpipe.scanners.secrets.cache import lookup
+
+        cached = lookup(cache_db, digest)
+        if cached is not None:
+            return cached, True, ""
+    return scan_bytes(data, limits, digest), False, ""
+
+
+def scan_batch(paths: list[str], limits: Limits,
+               cache_db: str | None) -> list[tuple[FileScan, bool, str]]:
+    """Scan several files (one task of a worker process)."""
+    return [scan_file(p, limits, cache_db) for p in paths]

@@ -1,0 +1,211 @@
+"""The ``scan-secrets`` step kind: leaked credentials in files, notebooks, archives, git history."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+from pydantic import Field
+
+from secpipe import __version__
+from secpipe.core.errors import StepError
+from secpipe.core.findings import Finding
+from secpipe.core.results import Skipped, StepResult
+from secpipe.core.step import StepContext, StepKind, StepSettings
+from secpipe.scanners.secrets import findings as mk
+from secpipe.scanners.secrets.archives import Limits
+from secpipe.scanners.secrets.cache import ScanCache, StatKey, trusted
+from secpipe.scanners.secrets.engine import FileScan, scan_batch
+from secpipe.scanners.secrets.walk import DEFAULT_EXCLUDES, FileEntry, collect
+
+MIB = 1 << 20
+#: Below this much work, scanning in-process beats starting worker processes.
+_POOL_MIN_BYTES = 16 * MIB
+_BATCH_BYTES = 4 * MIB
+_BATCH_FILES = 256
+
+
+class SecretsSettings(StepSettings):
+    """``with:`` settings of ``scan-secrets``."""
+
+    paths: list[str] = Field(default_factory=lambda: ["."])
+    """Files or folders to scan, relative to the project root."""
+    history: bool = False
+    """Also scan every commit of git history (the lines each commit added)."""
+    exclude: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUDES))
+    """Globs of paths to skip (``name/`` matches a folder at any depth)."""
+    cache: bool = True
+    """Reuse results of unchanged files (content-addressed, under the cache folder)."""
+    max_file_bytes: int = Field(default=25 * MIB, gt=0)
+    """Largest file (or archive member) read whole; larger ones are scanned in their head."""
+    max_archive_depth: int = Field(default=4, ge=0)
+    """Deepest nesting of archives and compressed layers."""
+    max_archive_bytes: int = Field(default=100 * MIB, gt=0)
+    """Most bytes one file may expand to over all its archive members."""
+    max_archive_members: int = Field(default=10_000, gt=0)
+    """Most archive members read from one file."""
+    max_history_bytes: int = Field(default=2048 * MIB, gt=0)
+    """Most bytes of ``git log -p`` output read."""
+    workers: int = Field(default=0, ge=0)
+    """Worker processes (0: one per CPU)."""
+
+
+class SecretsScanStep(StepKind):
+    """Finds leaked credentials: >= 80 kinds, validated, redacted, cached, in parallel."""
+
+    kind = "scan-secrets"
+    summary = "leaked credentials in files, notebooks, archives and git history"
+    Settings = SecretsSettings
+
+    def run(self, ctx: StepContext, settings: SecretsSettings) -> StepResult:
+        started = time.monotonic()
+        root = ctx.project_root.resolve()
+        skipped: list[Skipped] = []
+        files = collect(root, settings.paths, settings.exclude, skipped)
+        limits = Limits(settings.max_file_bytes, settings.max_archive_depth,
+                        settings.max_archive_bytes, settings.max_archive_members)
+        cache = _open_cache(ctx, settings)
+        findings: list[Finding] = []
+        stats = {"files_scanned": 0, "bytes_scanned": 0, "cache_hits": 0}
+        try:
+            scans = _scan_files(ctx, str(root), files, limits, cache, settings.workers, stats)
+            for entry, scan, error in scans:
+                findings.extend(mk.file_findings(entry.rel, scan, error, skipped))
+        finally:
+            if cache is not None:
+                cache.close()
+        metrics: dict[str, float] = {k: float(v) for k, v in stats.items()}
+        if settings.history:
+            from secpipe.scanners.secrets.history import scan_history
+
+            hist = scan_history(root, max_bytes=settings.max_history_bytes,
+                                max_block=settings.max_file_bytes, cancel=ctx.cancel,
+                                progress=lambda n: ctx.progress(n, None, "commits"),
+                                timeout=ctx.timeout)
+            findings.extend(mk.history_findings(hist))
+            metrics["commits_scanned"] = float(hist.commits)
+            metrics["history_bytes_scanned"] = float(hist.bytes_read)
+        findings = mk.dedupe(findings)
+        secrets = sum(1 for f in findings if f.rule_id not in mk.META_RULES)
+        metrics["secrets_found"] = float(secrets)
+        metrics["files_skipped"] = float(len(skipped))
+        metrics["duration_seconds"] = round(time.monotonic() - started, 3)
+        message = (f"{secrets} secret{'s' if secrets != 1 else ''} in "
+                   f"{stats['files_scanned']} files" + (" and git history" if settings.history
+                                                         else ""))
+        return StepResult(findings=tuple(findings), metrics=metrics, skipped=tuple(skipped),
+                          message=message, tool=f"secpipe {__version__}")
+
+
+def _open_cache(ctx: StepContext, settings: SecretsSettings) -> ScanCache | None:
+    if not settings.cache or ctx.cache_dir is None:
+        return None
+    try:
+        return ScanCache(ctx.cache_dir)
+    except OSError as exc:  # an unusable cache folder only costs speed
+        ctx.log(f"secrets cache disabled: {exc}")
+        return None
+    except Exception as exc:  # sqlite3 errors: same
+        ctx.log(f"secrets cache disabled: {type(exc).__name__}")
+        return None
+
+
+def _scan_files(ctx: StepContext, prefix: str, files: list[FileEntry], limits: Limits,
+                cache: ScanCache | None, workers: int,
+                stats: dict[str, int]) -> Iterator[tuple[FileEntry, FileScan, str]]:
+    total = len(files)
+    done = 0
+    todo: list[FileEntry] = []
+    if cache is not None:
+        known = cache.known(prefix)
+        fast = {f.path: known[f.path][1] for f in files
+                if f.path in known and trusted(known[f.path], _key(f))}
+        cached = cache.results(fast.values())
+        for entry in files:
+            digest = fast.get(entry.path)
+            if digest is not None and digest in cached:
+                stats["cache_hits"] += 1
+                stats["files_scanned"] += 1
+                stats["bytes_scanned"] += entry.size
+                done += 1
+                yield entry, cached[digest], ""
+            else:
+                todo.append(entry)
+    else:
+        todo = files
+    ctx.progress(done, total, "files")
+    db = str(cache.path) if cache is not None else None
+    fresh: list[tuple[str, StatKey, FileScan]] = []
+    for entry, (scan, from_cache, error) in _run(ctx, todo, limits, db, workers):
+        done += 1
+        if not error:
+            stats["files_scanned"] += 1
+            stats["bytes_scanned"] += entry.size
+            stats["cache_hits"] += from_cache
+            if not scan.truncated_size:
+                fresh.append((entry.path, _key(entry), scan))
+        if done % 200 == 0 or done == total:
+            ctx.progress(done, total, "files")
+        yield entry, scan, error
+    if cache is not None and fresh:
+        try:
+            cache.store(fresh)
+        except Exception as exc:  # a full disk or a locked cache must not fail the scan
+            ctx.log(f"secrets cache not updated: {type(exc).__name__}")
+
+
+def _key(entry: FileEntry) -> StatKey:
+    return (entry.size, entry.mtime_ns, entry.ino)
+
+
+def _batches(files: list[FileEntry]) -> Iterator[list[FileEntry]]:
+    batch: list[FileEntry] = []
+    size = 0
+    for entry in files:
+        batch.append(entry)
+        size += entry.size
+        if size >= _BATCH_BYTES or len(batch) >= _BATCH_FILES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _run(ctx: StepContext, files: list[FileEntry], limits: Limits, db: str | None,
+         workers: int) -> Iterator[tuple[FileEntry, tuple[FileScan, bool, str]]]:
+    workers = workers or os.cpu_count() or 1
+    total_bytes = sum(f.size for f in files)
+    if workers <= 1 or total_bytes < _POOL_MIN_BYTES or len(files) < 2:
+        for batch in _batches(files):
+            _check_cancel(ctx)
+            yield from zip(batch, scan_batch([f.path for f in batch], limits, db), strict=True)
+        return
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
+        pending: dict[Future[list[tuple[FileScan, bool, str]]], list[FileEntry]] = {}
+        batches = _batches(files)
+        try:
+            for batch in batches:
+                pending[pool.submit(scan_batch, [f.path for f in batch], limits, db)] = batch
+                if len(pending) >= workers * 3:
+                    break
+            while pending:
+                finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                _check_cancel(ctx)
+                for future in finished:
+                    batch = pending.pop(future)
+                    yield from zip(batch, future.result(), strict=True)
+                    nxt = next(batches, None)
+                    if nxt is not None:
+                        pending[pool.submit(scan_batch, [f.path for f in nxt], limits, db)] = nxt
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _check_cancel(ctx: StepContext) -> None:
+    if ctx.cancel.is_set():
+        raise StepError("scan-secrets: cancelled")

@@ -1,0 +1,90 @@
+"""Opening a store from a URI and the settings the ``store`` and ``load`` steps share."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field
+
+from secpipe.core.errors import ConfigError
+from secpipe.core.step import StepSettings
+from secpipe.keys.refs import SecretResolver
+from secpipe.stores.interface import ArtifactStore
+from secpipe.stores.local import LocalStore
+
+SCHEMES = ("file", "s3", "oci")
+
+
+class StoreSettings(StepSettings):
+    """Where the artifact store is. String settings may hold secret references (``${vault:…}``)."""
+
+    uri: str | None = None
+    """``file:///path``, a path, or ``s3://bucket/prefix`` (default: ``.secpipe/store``)."""
+    endpoint_url: str | None = None
+    """S3-compatible endpoint (SeaweedFS, MinIO, Ceph …); default ``AWS_ENDPOINT_URL`` or AWS."""
+    region: str | None = None
+    """S3 region (default ``AWS_REGION`` or ``us-east-1``)."""
+    access_key: str | None = None
+    """S3 access key id, e.g. ``${vault:secret/s3#access_key}`` (default: boto3's chain)."""
+    secret_key: str | None = None
+    """S3 secret key, e.g. ``${aws-sm:ci/s3#secret_key}``."""
+    username: str | None = None
+    """OCI registry user (e.g. ``${env:REGISTRY_USER}``)."""
+    password: str | None = None
+    """OCI registry password or token (use a reference)."""
+    insecure: bool = False
+    """OCI over plain HTTP (a registry on the loopback interface, in tests)."""
+    max_workers: int = Field(default=4, ge=1, le=64)
+    """Files hashed and transferred in parallel."""
+
+
+def default_store_uri(project_root: Path, state_dir: str = ".secpipe") -> str:
+    return str(project_root / state_dir / "store")
+
+
+def describe(uri: str) -> str:
+    """The URI without any userinfo (for messages)."""
+    parts = urlsplit(uri)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        return parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")).geturl()
+    return uri
+
+
+def open_store(uri: str | None, settings: StoreSettings, project_root: Path,
+               resolver: SecretResolver, state_dir: str = ".secpipe") -> ArtifactStore:
+    """The store a URI names; credentials are resolved here, at the moment they are needed."""
+    uri = resolver.resolve(uri, "uri") if uri else default_store_uri(project_root, state_dir)
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt"):
+        raw = unquote(parts.path) if scheme == "file" else uri
+        path = Path(os.path.expanduser(raw))
+        return LocalStore(path if path.is_absolute() else project_root / path)
+    if scheme == "s3":
+        from secpipe.stores.s3 import S3Options, S3Store
+
+        if not parts.netloc:
+            raise ConfigError(f"store URI {describe(uri)!r}: write it as s3://bucket/prefix")
+        options = S3Options(
+            endpoint_url=resolver.resolve_optional(settings.endpoint_url, "endpoint_url")
+            or os.environ.get("AWS_ENDPOINT_URL") or None,
+            region=resolver.resolve_optional(settings.region, "region"),
+            access_key=resolver.resolve_optional(settings.access_key, "access_key"),
+            secret_key=resolver.resolve_optional(settings.secret_key, "secret_key"),
+        )
+        return S3Store(parts.netloc, unquote(parts.path), options)
+    if scheme == "oci":
+        from secpipe.stores.oci import OciStore
+
+        repo = unquote(parts.path).strip("/")
+        if not parts.hostname or not repo:
+            raise ConfigError(f"store URI {describe(uri)!r}: write it as oci://host/repository")
+        host = parts.hostname + (f":{parts.port}" if parts.port else "")
+        return OciStore(host, repo, insecure=settings.insecure,
+                        username=resolver.resolve_optional(settings.username, "username"),
+                        password=resolver.resolve_optional(settings.password, "password"))
+    raise ConfigError(f"store URI {describe(uri)!r}: unsupported scheme {scheme!r}",
+                      hint="use one of: " + ", ".join(f"{s}://" for s in SCHEMES))

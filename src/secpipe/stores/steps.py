@@ -1,0 +1,192 @@
+"""The ``store`` and ``load`` steps.
+
+``store`` publishes the artifacts of the run's earlier steps (the signed model, its signature and
+attestation under fixed names; every other artifact under ``<step-id>/``) with a manifest written
+last. ``load`` fetches a published run — by run id (``latest``) or by the URI of its folder — checks
+every digest and, with ``verify: true``, the model's signature, attestation and policy.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import shutil
+from pathlib import Path
+
+from pydantic import Field
+
+from secpipe.core.artifacts import Artifact
+from secpipe.core.errors import StoreError
+from secpipe.core.results import StepResult, StepStatus
+from secpipe.core.step import StepContext, StepKind
+from secpipe.keys.signers import trusted_public_key
+from secpipe.provenance.check import verify_all
+from secpipe.provenance.policy import Requirement, parse_policy
+from secpipe.provenance.settings import KeySettings, earlier_steps, resolver, state_dir
+from secpipe.provenance.sign_step import SIGNING_INFO_NAME
+from secpipe.runstore.records import StepRecord
+from secpipe.stores.interface import safe_name
+from secpipe.stores.manifest import (
+    LocalFile,
+    Manifest,
+    SignedInfo,
+    fetch,
+    publish,
+    resolve_run,
+    run_prefix,
+)
+from secpipe.stores.open import StoreSettings, describe, open_store
+
+
+class StoreStepSettings(StoreSettings):
+    """``store``: where to publish and what."""
+
+    include: list[str] | None = None
+    """Artifact-name patterns to publish (default: all; the signed model always goes)."""
+    paths: list[str] = Field(default_factory=list)
+    """Extra project files to publish, relative to the project."""
+
+
+def collect(ctx: StepContext, steps: list[StepRecord],
+            settings: StoreStepSettings) -> tuple[list[LocalFile], SignedInfo | None]:
+    """The files to publish and, when the run signed a model, which ones are its evidence."""
+    signer = next((s for s in reversed(steps) if s.kind == "sign" and s.artifacts), None)
+    by_source: dict[Path, LocalFile] = {}
+    for step in steps:
+        for artifact in step.artifacts:
+            if "://" in artifact.path:
+                continue
+            signed = step is signer
+            if not signed and settings.include is not None and not any(
+                    fnmatch.fnmatchcase(artifact.name, p) for p in settings.include):
+                continue
+            source = Path(artifact.path)
+            path = safe_name(artifact.name) if signed else _step_path(step.step_id, artifact)
+            by_source[source.resolve()] = LocalFile(
+                name=artifact.name, source=source, path=path, media_type=artifact.media_type,
+                step=step.step_id, expected_digest=artifact.digest)
+    for extra in settings.paths:
+        source = ctx.project_root / extra
+        by_source[source.resolve()] = LocalFile(name=extra, source=source,
+                                                path=f"project/{safe_name(extra)}")
+    signed_info = None
+    if signer is not None:
+        info_artifact = next(a for a in signer.artifacts if a.name == SIGNING_INFO_NAME)
+        try:
+            info = json.loads(Path(info_artifact.path).read_text(encoding="utf-8"))
+            signed_info = SignedInfo(model=info["model"], signature=info["signature"],
+                                     key_id=info["key_id"], attestation=info.get("attestation"),
+                                     sbom=info.get("sbom"))
+        except (OSError, ValueError, KeyError, TypeError):
+            raise StoreError(f"signing record {info_artifact.path} of step {signer.step_id} "
+                             "is unreadable") from None
+    return list(by_source.values()), signed_info
+
+
+def _step_path(step_id: str, artifact: Artifact) -> str:
+    name = safe_name(artifact.name)
+    suffix = Path(artifact.path).suffix
+    if suffix and not name.endswith(suffix):
+        name += suffix
+    return f"{safe_name(step_id)}/{name}"
+
+
+class StoreStep(StepKind):
+    kind = "store"
+    summary = "publish the run's artifacts (signed model first) to a store, manifest last"
+    Settings = StoreStepSettings
+
+    def run(self, ctx: StepContext, settings: StoreStepSettings) -> StepResult:
+        secrets = resolver(ctx)
+        steps = earlier_steps(ctx)
+        files, signed = collect(ctx, steps, settings)
+        if not files:
+            return StepResult(status=StepStatus.PASSED, message="no artifacts to store")
+        store = open_store(settings.uri, settings, ctx.project_root, secrets, state_dir(ctx))
+        prefix = run_prefix(ctx.pipeline or "adhoc", ctx.run_id)
+        try:
+            manifest = publish(store, prefix, ctx.pipeline or "adhoc", ctx.run_id, files, signed,
+                               settings.max_workers, ctx.progress)
+        except StoreError as exc:
+            raise StoreError(secrets.redact(exc.message), hint=exc.hint) from None
+        where = f"{describe(store.uri)}/{prefix}"
+        size = sum(f.size for f in manifest.files)
+        artifacts = tuple(Artifact(name=f.name, path=f"{where}/files/{f.path}", digest=f.digest,
+                                   size=f.size, media_type=f.media_type) for f in manifest.files)
+        return StepResult(
+            status=StepStatus.PASSED, artifacts=artifacts,
+            metrics={"files_stored": float(len(manifest.files)), "bytes_stored": float(size)},
+            message=f"stored {len(manifest.files)} file(s), {size} bytes, at {where}"
+            + (" (signed model)" if signed else ""),
+        )
+
+
+class LoadSettings(StoreSettings, KeySettings):
+    """``load``: which published run, and whether to verify it."""
+
+    run: str | None = None
+    """Run id (or a unique prefix) of ``pipeline`` in the store, or ``latest``."""
+    pipeline: str = "mlsecops"
+    """Pipeline whose published runs ``run`` picks from."""
+    source: str | None = None
+    """Instead of ``run``: the URI of a published run's folder (``s3://b/p/mlsecops/<id>``)."""
+    verify: bool = False
+    """Verify the model's signature and attestation with the trusted key before use."""
+    require: list[str] = Field(default_factory=list)
+    """Policy over the attestation, e.g. ``["scan-models passed"]`` (implies ``verify``)."""
+
+
+class LoadStep(StepKind):
+    kind = "load"
+    summary = "load a published run's artifacts, digest-checked, and verify the signed model"
+    Settings = LoadSettings
+
+    def run(self, ctx: StepContext, settings: LoadSettings) -> StepResult:
+        if settings.run is None and settings.source is None:
+            return StepResult(status=StepStatus.PASSED,
+                              message="nothing to load (set with.run or with.source)")
+        requirements = parse_policy(settings.require) if settings.require else []
+        secrets = resolver(ctx)
+        if settings.source is not None:
+            store = open_store(settings.source, settings, ctx.project_root, secrets,
+                               state_dir(ctx))
+            prefix = ""
+        else:
+            store = open_store(settings.uri, settings, ctx.project_root, secrets, state_dir(ctx))
+            prefix = run_prefix(settings.pipeline,
+                                resolve_run(store, settings.pipeline, str(settings.run)))
+        dest = Path(ctx.workdir) / "artifacts"
+        try:
+            manifest, paths = fetch(store, prefix, dest, settings.max_workers, ctx.progress)
+        except StoreError as exc:
+            raise StoreError(secrets.redact(exc.message), hint=exc.hint) from None
+        where = f"{describe(store.uri)}/{prefix}".rstrip("/")
+        artifacts = tuple(Artifact(name=f.path, path=str(paths[f.path]), digest=f.digest,
+                                   size=f.size, media_type=f.media_type) for f in manifest.files)
+        metrics = {"files_loaded": float(len(manifest.files)),
+                   "bytes_loaded": float(sum(f.size for f in manifest.files))}
+        if settings.verify or requirements:
+            failure = self._verify(ctx, settings, manifest, dest, requirements)
+            if failure:
+                shutil.rmtree(dest, ignore_errors=True)  # never leave an unverified model behind
+                return StepResult(status=StepStatus.FAILED, metrics=metrics,
+                                  message=f"run {manifest.run_id} from {where}: {failure}")
+        verified = " (signature verified)" if settings.verify or requirements else ""
+        return StepResult(status=StepStatus.PASSED, artifacts=artifacts, metrics=metrics,
+                          message=f"loaded run {manifest.run_id} ({len(manifest.files)} file(s)) "
+                          f"from {where}{verified}")
+
+    def _verify(self, ctx: StepContext, settings: LoadSettings, manifest: Manifest, dest: Path,
+                requirements: list[Requirement]) -> str | None:
+        signed = manifest.signed
+        if signed is None:
+            return "it has no signed model (no signature in its manifest)"
+        public = trusted_public_key(settings.key, settings.public_key, ctx.project_root,
+                                    resolver(ctx), settings.options(), state_dir(ctx))
+        attestation = dest / signed.attestation if signed.attestation else None
+        sbom = dest / signed.sbom if signed.sbom else None
+        report = verify_all(dest / signed.model, dest / signed.signature, public, attestation,
+                            requirements, sbom)
+        if not report.passed:
+            return "verification failed: " + "; ".join(report.failures)
+        return None
