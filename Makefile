@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN     = $(VENV)/bin
 EXAMPLE = examples/request-classifier
 # extras the default pipelines need on the example, and the ones the tests need
-DEMO_EXTRAS = example
+DEMO_EXTRAS = example,ml,models,provenance
 TEST_EXTRAS = dev,example
 
 .PHONY: demo test lint setup setup-test clean

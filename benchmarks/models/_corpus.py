@@ -34,6 +34,8 @@ class Corpus:
 
     root: Path
     labels: list[Label] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What a builder skipped, and why (written to NOTES.txt)."""
 
     def path(self, rel: str) -> Path:
         p = self.root / rel
@@ -58,7 +60,9 @@ class Corpus:
         self.labels.append(Label(rel, label, technique, fmt, description, source))
         return p
 
-    def mal(self, rel: str, data: bytes | None, tech: str, fmt: str, desc: str, src: str = "") -> Path:
+    def mal(
+        self, rel: str, data: bytes | None, tech: str, fmt: str, desc: str, src: str = ""
+    ) -> Path:
         return self.add(rel, data, label="malicious", technique=tech, fmt=fmt, description=desc,
                         source=src)
 
@@ -67,6 +71,7 @@ class Corpus:
 
     def write_labels(self) -> Path:
         out = self.root / "labels.json"
-        files = {lb.path: {k: v for k, v in asdict(lb).items() if k != "path"} for lb in self.labels}
+        files = {lb.path: {k: v for k, v in asdict(lb).items() if k != "path"}
+                 for lb in self.labels}
         out.write_text(json.dumps({"version": 1, "files": files}, indent=1, sort_keys=True))
         return out

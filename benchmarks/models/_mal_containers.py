@@ -65,14 +65,14 @@ def _torch(c: Corpus) -> None:
     c.mal("malicious/torch/torch-zip-deflated/model.pt",
           _zipw.build(_zipw.torch_members(evil, deflate=True)), "torch-zip-deflated", t,
           "data.pkl deflate-compressed (torch writes it stored)")
-    ts = _zipw.torch_members(torch_pkl(None)) + [
-        _zipw.Member("archive/constants.pkl", dump(Call(SYSTEM, (CMD,)), 2)),
-        _zipw.Member("archive/code/__torch__.py", b"def forward(self, x):\n  return x\n")]
+    ts = [*_zipw.torch_members(torch_pkl(None)),
+          _zipw.Member("archive/constants.pkl", dump(Call(SYSTEM, (CMD,)), 2)),
+          _zipw.Member("archive/code/__torch__.py", b"def forward(self, x):\n  return x\n")]
     c.mal("malicious/torch/torchscript-constants/model.pt", _zipw.build(ts),
           "torchscript-constants", t, "TorchScript-style archive: clean data.pkl, payload in "
           "constants.pkl")
-    other = _zipw.torch_members(torch_pkl(None)) + [
-        _zipw.Member("archive/extra/tokenizer.txt", EXPRESSIONS["runpy2"]())]
+    other = [*_zipw.torch_members(torch_pkl(None)),
+             _zipw.Member("archive/extra/tokenizer.txt", EXPRESSIONS["runpy2"]())]
     c.mal("malicious/torch/zip-member-odd-extension/model.pt", _zipw.build(other),
           "zip-member-odd-extension", t, "clean data.pkl, a pickle payload hidden in a .txt "
           "member", "modelaudit PR 624")
@@ -156,12 +156,13 @@ def _numpy(c: Corpus) -> None:
 def npy_float() -> bytes:
     header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }"
     header += b" " * ((64 - (10 + len(header) + 1) % 64) % 64) + b"\n"
-    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + struct.pack("<4f", *[0.5] * 4)
+    data = struct.pack("<4f", *[0.5] * 4)
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + data
 
 
-def _tar(entries: list[tarfile.TarInfo | tuple[tarfile.TarInfo, bytes]], mode: str = "w") -> bytes:
+def _tar(entries: list[tarfile.TarInfo | tuple[tarfile.TarInfo, bytes]]) -> bytes:
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode=mode, format=tarfile.PAX_FORMAT) as tf:
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
         for e in entries:
             if isinstance(e, tuple):
                 e[0].size = len(e[1])
@@ -201,7 +202,7 @@ def _archives(c: Corpus, have_7z: bool) -> None:
     c.mal("malicious/archive/zip-bomb/model.zip", _zipw.zip_bomb(1 << 30), "zip-bomb", a,
           "zip with one 1 GiB member of zeros deflated ~1000:1")
     inner_zip = _zipw.build(_zipw.torch_members(torch_pkl(Call(SYSTEM, (CMD,)))))
-    tgz = _tar([(_ti("release/model.pt"), inner_zip)], mode="w:gz")
+    tgz = gzip.compress(_tar([(_ti("release/model.pt"), inner_zip)]), mtime=0)
     c.mal("malicious/archive/nested-archive/release.tar.gz", tgz, "nested-archive", a,
           "tar.gz holding a torch zip holding a malicious data.pkl")
     c.mal("malicious/archive/gzip-pickle/model.pkl.gz", gzip.compress(evil, mtime=0),

@@ -22,7 +22,7 @@ def _lambda_code() -> str:
     return base64.b64encode(marshal.dumps(code)).decode()
 
 
-def _k3_layer(cls: str, cfg: dict[str, Any], module: str = "keras.layers") -> dict[str, Any]:
+def _k3_layer(cls: str, cfg: Any, module: str = "keras.layers") -> dict[str, Any]:
     return {"module": module, "class_name": cls, "config": cfg, "registered_name": None}
 
 

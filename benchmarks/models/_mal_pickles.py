@@ -37,7 +37,7 @@ def _code_bytes() -> bytes:
 Spec = tuple[list[tuple[str, int, Any, bool]], str, str]
 
 
-def _specs() -> dict[str, Spec]:  # noqa: PLR0915 - a table
+def _specs() -> dict[str, Spec]:
     s: dict[str, Spec] = {}
     s["pkl-os-system-reduce"] = (
         [(f"p{p}.pkl", p, _ret(Call(SYSTEM, (CMD,))), p >= 4) for p in range(6)],
@@ -263,7 +263,8 @@ def _odd_ext(c: Corpus) -> None:
     p0 = dump(Call(SYSTEM, (CMD,)), 0)
     for name in ("weights.bin", "model.dat", "config.json", "README"):
         c.mal(f"malicious/pickle/pkl-odd-extension/{name}", p0, "pkl-odd-extension", "pickle",
-              f"protocol-0 pickle (no PROTO magic) saved as {name}", "CVE-2025-10155, CVE-2025-1889")
+              f"protocol-0 pickle (no PROTO magic) saved as {name}",
+              "CVE-2025-10155, CVE-2025-1889")
 
 
 def build(c: Corpus) -> None:

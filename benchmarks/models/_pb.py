@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 
 
 def varint(n: int) -> bytes:
@@ -62,7 +63,8 @@ def attr_list_types(ts: list[int]) -> bytes:
     return ld(1, b"".join(vint(6, t) for t in ts))
 
 
-def node(name: str, op: str, inputs: list[str] = (), attrs: dict[str, bytes] | None = None) -> bytes:  # type: ignore[assignment]
+def node(name: str, op: str, inputs: Sequence[str] = (),
+         attrs: dict[str, bytes] | None = None) -> bytes:
     out = ld(1, name) + ld(2, op)
     for i in inputs:
         out += ld(3, i)
@@ -71,8 +73,8 @@ def node(name: str, op: str, inputs: list[str] = (), attrs: dict[str, bytes] | N
     return out
 
 
-def function(name: str, nodes: list[bytes], in_args: list[tuple[str, int]] = (),  # type: ignore[assignment]
-             out_args: list[tuple[str, int]] = (), ret: dict[str, str] | None = None) -> bytes:  # type: ignore[assignment]
+def function(name: str, nodes: Sequence[bytes], in_args: Sequence[tuple[str, int]] = (),
+             out_args: Sequence[tuple[str, int]] = (), ret: dict[str, str] | None = None) -> bytes:
     sig = ld(1, name)
     for n, t in in_args:
         sig += ld(2, ld(1, n) + vint(3, t))
@@ -86,7 +88,7 @@ def function(name: str, nodes: list[bytes], in_args: list[tuple[str, int]] = (),
     return out
 
 
-def saved_model(graph_nodes: list[bytes], functions: list[bytes] = (),  # type: ignore[assignment]
+def saved_model(graph_nodes: Sequence[bytes], functions: Sequence[bytes] = (),
                 tags: tuple[str, ...] = ("serve",)) -> bytes:
     """A SavedModel proto: one MetaGraphDef holding ``graph_nodes`` and a function library."""
     graph = b"".join(ld(1, n) for n in graph_nodes)

@@ -15,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TextIO
 
 HERE = Path(__file__).resolve().parent
 PEERS = Path(os.environ.get("SECPIPE_PEERS_DIR", "/tmp/secpipe-peers"))
@@ -36,19 +37,42 @@ class Verdict:
     seconds: float
     """Wall time of the invocation (process start included)."""
     rc: int
+    cpu: float = 0.0
+    """CPU seconds (user + system) of the tool's process."""
 
 
-def _run(cmd: list[str], timeout: float) -> tuple[int, str, str, float]:
+class _Popen(subprocess.Popen[str]):
+    """Popen that keeps the child's rusage (CPU time is robust on a shared, loaded machine)."""
+
+    rusage: object = None
+
+    def _try_wait(self, wait_flags: int) -> tuple[int, int]:
+        try:
+            pid, sts, ru = os.wait4(self.pid, wait_flags)
+        except ChildProcessError:
+            return self.pid, 0
+        if pid == self.pid:
+            self.rusage = ru
+        return pid, sts
+
+
+def _run(cmd: list[str], timeout: float) -> tuple[int, str, str, float, float]:
+    """Run ``cmd``; return rc, stdout, stderr, wall seconds, CPU seconds (user + system)."""
     t0 = time.perf_counter()
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ENV,
-                           check=False, errors="replace")
-    except subprocess.TimeoutExpired:
-        return -9, "", "timeout", time.perf_counter() - t0
-    return p.returncode, p.stdout, p.stderr, time.perf_counter() - t0
+    with _Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                errors="replace") as p:
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            return -9, "", "timeout", time.perf_counter() - t0, 0.0
+    ru = p.rusage
+    cpu = (ru.ru_utime + ru.ru_stime) if ru is not None else 0.0  # type: ignore[attr-defined]
+    return p.returncode, out, err, time.perf_counter() - t0, cpu
 
 
-def _last_json(text: str) -> dict[str, object] | None:
+def _last_json(text: str) -> dict[str, Any] | None:
     start = text.find("{")
     if start < 0:
         return None
@@ -85,14 +109,14 @@ class Tool:
         raise NotImplementedError
 
     def scan(self, path: Path, workdir: Path, timeout: float) -> Verdict:
-        rc, out, err, secs = _run(self.cmd(path, workdir), timeout)
+        rc, out, err, secs, cpu = _run(self.cmd(path, workdir), timeout)
         if rc == -9:
-            return Verdict("timeout", False, f"timeout after {timeout:.0f}s", secs, rc)
+            return Verdict("timeout", False, f"timeout after {timeout:.0f}s", secs, rc, cpu)
         try:
             status, crit, detail = self.parse(rc, out, err, workdir)
-        except Exception as exc:  # noqa: BLE001 - unreadable output is an error verdict
+        except Exception as exc:
             status, crit, detail = "error", False, f"unparsable output ({exc}): {err[-200:]}"
-        return Verdict(status, crit, detail[:240], secs, rc)
+        return Verdict(status, crit, detail[:240], secs, rc, cpu)
 
 
 class Picklescan(Tool):
@@ -242,7 +266,7 @@ ALL: dict[str, Tool] = {t.name: t for t in (Secpipe(), Modelscan(), Picklescan()
                                             ModelAudit())}
 
 
-def setup(names: list[str], log: object = sys.stderr) -> None:
+def setup(names: list[str], log: TextIO = sys.stderr) -> None:
     """Create each peer's own venv under PEERS and install it exactly as PEERS.md says."""
     for n in names:
         t = ALL[n]
@@ -252,4 +276,4 @@ def setup(names: list[str], log: object = sys.stderr) -> None:
             subprocess.run([sys.executable, "-m", "venv", str(t.venv)], check=True)
         subprocess.run([str(t.venv / "bin/pip"), "install", "-q", *t.packages], check=True,
                        env=ENV)
-        print(f"setup: {n} {t.version()} in {t.venv}", file=log)  # type: ignore[arg-type]
+        print(f"setup: {n} {t.version()} in {t.venv}", file=log)

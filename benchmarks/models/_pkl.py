@@ -95,7 +95,7 @@ class _Writer:
     proto: int
     out: bytearray = field(default_factory=bytearray)
 
-    def emit(self, v: Any) -> None:  # noqa: C901 - a flat dispatch is clearest here
+    def emit(self, v: Any) -> None:
         o = self.out
         if isinstance(v, Raw):
             o += v.data

@@ -53,37 +53,51 @@ def _summary(res: dict[str, Any]) -> list[str]:
     mal, ben = _split(res)
     det = res["detection"]
     tech = techniques(res)
-    tp = res.get("throughput", {}).get("tools", {})
-    large = res.get("large", {})
-    head = ("| tool | version | malicious files flagged | techniques fully caught | benign flagged "
-            "(FP) | FP, top severity only | errors / timeouts | unscanned | median s/file "
-            "(one process per file) | corpus files/s (whole folder) |")
-    lines = [head, "|" + "---|" * 10]
+    lines = ["| tool | version | malicious files flagged | ... at top severity | techniques fully "
+             "caught | benign flagged (FP) | FP at top severity | errors / timeouts | "
+             "unscanned |", "|" + "---|" * 9]
     for t in _tools(res):
-        mf = sum(det[p][t]["status"] == "flagged" for p in mal)
+        def n(paths: list[str], *status: str, crit: bool = False, t: str = t) -> int:
+            return sum(det[p][t]["status"] in status and (det[p][t]["critical"] or not crit)
+                       for p in paths)
         tf = sum(v[t][0] == v[t][2] for v in tech.values())
-        fp = sum(det[p][t]["status"] == "flagged" for p in ben)
-        fpc = sum(det[p][t]["status"] == "flagged" and det[p][t]["critical"] for p in ben)
-        err = sum(det[p][t]["status"] in ("error", "timeout") for p in mal + ben)
-        uns = sum(det[p][t]["status"] == "unscanned" for p in mal + ben)
-        med = statistics.median(det[p][t]["seconds"] for p in mal + ben)
-        thr = tp.get(t, {}).get("median_s")
-        fps = f"{res['throughput']['files'] / thr:.1f}" if thr else "n/a"
-        lines.append(f"| {NAMES[t]} | {res['meta']['versions'][t]} | {_pct(mf, len(mal))} | "
-                     f"{_pct(tf, len(tech))} | {_pct(fp, len(ben))} | {_pct(fpc, len(ben))} | "
-                     f"{err} | {uns} | {med:.2f} | {fps} |")
-    if large:
-        lines += ["", "| tool | " + " | ".join(f"{n} ({v['bytes'] / 2**20:.0f} MiB): MB/s, "
-                                                  "verdict" for n, v in large.items()) + " |",
-                  "|---|" + "---|" * len(large)]
-        for t in _tools(res):
-            cells = []
-            for v in large.values():
-                r = v["tools"].get(t, {})
-                vd = (r.get("verdict") or {}).get("status", "n/a")
-                s = r.get("median_s")
-                cells.append((f"{v['bytes'] / 1e6 / s:.0f}" if s else "n/a") + f", {vd}")
-            lines.append(f"| {NAMES[t]} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {NAMES[t]} | {res['meta']['versions'][t]} | {_pct(n(mal, 'flagged'), len(mal))} | "
+            f"{_pct(n(mal, 'flagged', crit=True), len(mal))} | {_pct(tf, len(tech))} | "
+            f"{_pct(n(ben, 'flagged'), len(ben))} | {_pct(n(ben, 'flagged', crit=True), len(ben))} "
+            f"| {n(mal + ben, 'error', 'timeout')} | {n(mal + ben, 'unscanned')} |")
+    return lines
+
+
+def _speed(res: dict[str, Any]) -> list[str]:
+    mal, ben = _split(res)
+    det = res["detection"]
+    thr = res.get("throughput")
+    large = res.get("large", {})
+    cols = ["tool", "median wall s/file (one process per file)", "median CPU s/file"]
+    if thr:
+        cols += [f"whole corpus ({thr['files']} files, {thr['bytes'] / 1e6:.0f} MB): wall s",
+                 "CPU s", "files/s (wall)"]
+    for name, v in large.items():
+        cols += [f"{name} ({v['bytes'] / 2**30:.2f} GiB): MB/s wall", "MB/s CPU", "verdict"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for t in _tools(res):
+        row = [NAMES[t], f"{statistics.median(det[p][t]['seconds'] for p in mal + ben):.2f}",
+               f"{statistics.median(det[p][t].get('cpu', 0) for p in mal + ben):.2f}"]
+        if thr:
+            r = thr["tools"].get(t, {})
+            w, c = r.get("median_s"), r.get("median_cpu_s")
+            row += [f"{w:.1f}" if w else "timeout", f"{c:.1f}" if c else "n/a",
+                    f"{thr['files'] / w:.1f}" if w else "n/a"]
+        for v in large.values():
+            r = v["tools"].get(t, {})
+            w, c = r.get("median_s"), r.get("median_cpu_s")
+            vd = (r.get("verdict") or {})
+            row += [f"{v['bytes'] / 1e6 / w:.0f}" if w else "n/a",
+                    f"{v['bytes'] / 1e6 / c:.0f}" if c else "n/a",
+                    vd.get("status", "n/a") + (f": {vd['detail'][:60]}" if vd.get("detail")
+                                                and vd.get("status") != "clean" else "")]
+        lines.append("| " + " | ".join(row) + " |")
     return lines
 
 
@@ -134,6 +148,8 @@ def gaps(res: dict[str, Any]) -> list[str]:
 def markdown(res: dict[str, Any]) -> str:
     m = res["meta"]
     parts = [f"Run {m['date']} on {m['nproc']} CPUs: `{m['command']}`", "", *_summary(res), "",
+             "Speed (timings on a shared 2-core machine: CPU seconds are the steadier figure):",
+             "", *_speed(res), "",
              "Detections per technique (yes = every file of the technique flagged):", "",
              *_technique_table(res), "", "Benign files flagged, per kind:", "", *_fp_table(res)]
     g = gaps(res)

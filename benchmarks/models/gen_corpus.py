@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _benign  # noqa: E402
-import _mal_containers  # noqa: E402
-import _mal_formats  # noqa: E402
-import _mal_pickles  # noqa: E402
-from _corpus import Corpus, Label  # noqa: E402
+import _benign
+import _mal_containers
+import _mal_formats
+import _mal_pickles
+from _corpus import Corpus, Label
 
 DEFAULT_OUT = Path("/tmp/secpipe-bench/models")
 DEFAULT_TF_PY = Path("/tmp/secpipe-bench/venv-tf/bin/python")
@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     if not a.no_benign:
         notes += _benign.build(c)
         _tf(c, a.tf_python, notes)
+    notes += c.notes
     c.write_labels()
     (a.out / "NOTES.txt").write_text("\n".join(notes) + "\n")
     mal = [lb for lb in c.labels if lb.label == "malicious"]

@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _peers  # noqa: E402
-import _report  # noqa: E402
+import _peers
+import _report
 
 BENCH = Path("/tmp/secpipe-bench")
 GEN_VENVS = {
@@ -68,16 +68,20 @@ def detection(tools: list[str], corpus: Path, labels: dict[str, dict[str, str]],
 
 
 def _timed(tool: _peers.Tool, path: Path, runs: int, timeout: float) -> dict[str, object]:
-    times, last = [], None
+    times: list[float] = []
+    cpus: list[float] = []
+    last = None
     for i in range(runs + 1):
         with tempfile.TemporaryDirectory(prefix="bench-") as wd:
             last = tool.scan(path, Path(wd), timeout)
         if last.status == "timeout":
-            return {"median_s": None, "runs": times, "verdict": asdict(last)}
+            return {"median_s": None, "median_cpu_s": None, "runs": times,
+                    "verdict": asdict(last)}
         if i:  # run 0 is the warm-up
             times.append(round(last.seconds, 3))
-    return {"median_s": statistics.median(times), "runs": times,
-            "verdict": asdict(last) if last else None}
+            cpus.append(round(last.cpu, 3))
+    return {"median_s": statistics.median(times), "median_cpu_s": statistics.median(cpus),
+            "runs": times, "cpu_runs": cpus, "verdict": asdict(last) if last else None}
 
 
 def _size(p: Path) -> int:
@@ -113,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     tools = [t for t in tools if t not in missing]
     labels = json.loads((a.corpus / "labels.json").read_text())["files"]
     res: dict[str, object] = {
-        "meta": {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "meta": {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                  "nproc": os.cpu_count(), "command": "python " + " ".join(sys.argv),
                  "corpus": str(a.corpus), "versions": {t: _peers.ALL[t].version() for t in tools},
                  "runs": a.runs, "large_runs": a.large_runs, "jobs": a.jobs},

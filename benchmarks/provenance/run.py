@@ -20,8 +20,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))  # tests/servers.py starts SeaweedFS
 
@@ -76,7 +74,6 @@ def main() -> int:
         public = key.public_pem()
         pem = work / "keys" / "ec.pem"
         (work / "keys" / "ec.pub").write_bytes(public)
-        serialization.load_pem_private_key(pem.read_bytes(), None)
 
         rows = []
         secs = timed(lambda: sign_model(model, work / "ours.sig", key), args.runs)
@@ -115,14 +112,12 @@ def main() -> int:
 
 def store_load(model: Path, work: Path, runs: int) -> list[tuple[str, float]]:
     import servers
-
     from secpipe.core.artifacts import sha256_file
     from secpipe.keys.refs import SecretResolver
     from secpipe.stores.manifest import LocalFile, fetch, publish
     from secpipe.stores.open import StoreSettings, open_store
 
-    server = servers.seaweedfs.__wrapped__() if hasattr(servers.seaweedfs, "__wrapped__") \
-        else servers.seaweedfs()
+    server = servers.seaweedfs()
     settings = StoreSettings(uri=f"s3://{servers.S3_BUCKET}/bench", endpoint_url=server.url,
                              access_key=servers.S3_ACCESS_KEY, secret_key=servers.S3_SECRET_KEY)
     store = open_store(settings.uri, settings, work, SecretResolver(work))

@@ -35,6 +35,7 @@ def test_corpus_covers_kinds_contexts_and_decoys(corpus: tuple[Path, dict]) -> N
     assert contexts["notebook-source"] + contexts["notebook-output"] >= 7
     assert contexts["history"] >= 5 and contexts["archive"] >= 5
     assert summary["large_secrets"] >= 1
+    assert summary["holdout_secrets"] >= 40 and summary["holdout_decoys"] >= 10
 
 
 def test_labels_never_hold_a_secret_in_clear(corpus: tuple[Path, dict]) -> None:

@@ -81,3 +81,9 @@ def test_malformed_remote_key_references_are_config_errors(tmp_path: Path) -> No
         open_signing_key("vault-transit:onlyname", tmp_path, resolver)
     with pytest.raises(ConfigError, match="awskms:KEY-ID"):
         open_signing_key("awskms:", tmp_path, resolver)
+
+
+def test_key_reference_itself_may_be_a_secret_reference(tmp_path: Path) -> None:
+    resolver = SecretResolver(tmp_path, environ={"SIGNING_KEY": f"file:{tmp_path / 'ci.pem'}"})
+    key = open_signing_key("${env:SIGNING_KEY}", tmp_path, resolver)
+    assert key.sign(b"x") and (tmp_path / "ci.pem").is_file()

@@ -173,9 +173,9 @@ def test_command_that_hangs_is_killed_at_the_timeout(ctx_factory: Any, ml_projec
     (ml_project / "hang.py").write_text("import time\nprint('started', flush=True)\n"
                                         "time.sleep(600)\n")
     ctx = ctx_factory("train")
-    result = train(ctx, command=command("hang.py"), timeout=1.0)
+    result = train(ctx, command=command("hang.py"), timeout=3.0)
     assert result.status is StepStatus.ERROR
-    assert "timed out after 1 s (it was killed)" in result.message
+    assert "timed out after 3 s (it was killed)" in result.message
     assert "started" in ctx.logs
     assert any(a.name == "training-record" for a in result.artifacts)
 
@@ -224,3 +224,16 @@ def test_command_that_does_not_exist(ctx_factory: Any) -> None:
     result = train(ctx_factory("train"), command=["secpipe-no-such-trainer-xyz"])
     assert result.status is StepStatus.ERROR
     assert "could not start: cannot start 'secpipe-no-such-trainer-xyz'" in result.message
+
+
+def test_a_cancelled_run_kills_the_training(ctx_factory: Any, ml_project: Path) -> None:
+    import threading
+    import time
+
+    (ml_project / "hang.py").write_text("import time\ntime.sleep(600)\n")
+    ctx = ctx_factory("train")
+    threading.Timer(0.5, ctx.cancel.set).start()
+    started = time.monotonic()
+    result = train(ctx, command=command("hang.py"))
+    assert result.status is StepStatus.ERROR and result.message.endswith("was cancelled")
+    assert time.monotonic() - started < 30

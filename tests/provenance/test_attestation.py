@@ -107,3 +107,19 @@ def test_empty_or_malformed_policy_is_an_error() -> None:
         parse_policy([])
     with pytest.raises(ConfigError, match="'NAME ran' or 'NAME passed'"):
         parse_policy(["scan-models is fine"])
+
+
+def test_hostile_envelopes_are_refused_not_crashed(tmp_path: Path) -> None:
+    key = LocalKeyFile(tmp_path / "k.pem")
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(VerificationFailed, match="not a DSSE envelope"):
+        verify_envelope(deep, key.public_pem())
+    from secpipe.provenance.modelsig import IN_TOTO_PAYLOAD_TYPE, pae
+
+    payload = deep
+    envelope = {"payloadType": IN_TOTO_PAYLOAD_TYPE,
+                "payload": base64.b64encode(payload).decode(),
+                "signatures": [{"sig": base64.b64encode(
+                    key.sign(pae(IN_TOTO_PAYLOAD_TYPE, payload))).decode()}]}
+    with pytest.raises(VerificationFailed, match="not JSON"):
+        verify_envelope(json.dumps(envelope).encode(), key.public_pem())

@@ -35,7 +35,7 @@ def test_ml_run_ends_with_a_signed_attested_model_in_the_store(project: Path) ->
     assert manifest.signed.model == "model/model.skops"
     names = {f.path for f in manifest.files}
     assert names == {"model/model.skops", "model.sig", "attestation.dsse.json", "signing.json",
-                     "sbom.cdx.json", "train/data_data.csv"}
+                     "sbom.cdx.json"}  # datasets: digests only, unless `datasets: true`
     assert manifest.signed.sbom == "sbom.cdx.json"
     envelope = json.loads((folder / "files" / "attestation.dsse.json").read_text())
     statement = json.loads(base64.b64decode(envelope["payload"]))
@@ -160,3 +160,42 @@ def test_an_sbom_swapped_together_with_its_manifest_entry_fails_verification(
     outcome, dev, _ = run_pipeline(project, "dev")
     assert outcome.exit_code == 1
     assert "SBOM sbom.cdx.json does not match" in step(dev, "load-model").message
+
+
+def test_load_by_uri_of_a_published_run_folder(project: Path) -> None:
+    write_project(project)
+    _, record, _ = run_pipeline(project, "ml")
+    folder = _published(project, record.run_id)
+    text = (project / "secpipe.yaml").read_text().replace(
+        "with: {run: latest, pipeline: ml, verify: true,",
+        f"with: {{source: '{folder.as_uri()}', verify: true,")
+    (project / "secpipe.yaml").write_text(text)
+    outcome, dev, _ = run_pipeline(project, "dev")
+    assert outcome.exit_code == 0, step(dev, "load-model").message
+    assert f"loaded run {record.run_id}" in step(dev, "load-model").message
+
+
+def test_verify_step_checks_what_the_sign_step_of_the_run_wrote(project: Path) -> None:
+    write_project(project)
+    text = (project / "secpipe.yaml").read_text().replace(
+        "      - {name: store, steps: [{uses: store, id: store-model}]}\n",
+        "      - {name: verify, steps: [{uses: verify, with: {require: [models passed]}}]}\n"
+        "      - {name: verify-2, steps: [{uses: verify, id: strict,"
+        " with: {require: [scan-code passed]}}]}\n")
+    (project / "secpipe.yaml").write_text(text)
+    outcome, record, _ = run_pipeline(project, "ml")
+    verify = step(record, "verify")
+    assert verify.status.value == "passed", verify.message
+    assert "signature, attestation, 1 policy requirement(s)" in verify.message
+    strict = step(record, "strict")
+    assert outcome.exit_code == 1 and strict.status.value == "failed"
+    assert "no step scan-code ran" in strict.message
+
+
+def test_datasets_are_published_only_on_request(project: Path) -> None:
+    write_project(project, store="{datasets: true}")
+    _, record, _ = run_pipeline(project, "ml")
+    manifest = Manifest.from_json(
+        (_published(project, record.run_id) / "manifest.json").read_bytes(), "m")
+    entry = next(f for f in manifest.files if f.name == "data:data.csv")
+    assert entry.path == "train/data_data.csv" and entry.step == "train"

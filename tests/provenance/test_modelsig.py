@@ -137,3 +137,13 @@ def test_we_verify_a_signature_made_by_the_model_signing_cli(model: Path,
     public = private.public_key().public_bytes(serialization.Encoding.PEM,
                                                serialization.PublicFormat.SubjectPublicKeyInfo)
     assert "weights.bin" in verify_model(model, tmp_path / "theirs.sig", public)
+
+
+def test_a_symlink_inside_the_model_is_refused(model: Path, key: LocalKeyFile,
+                                               tmp_path: Path) -> None:
+    from secpipe.core.errors import InputError
+
+    (model / "escape").symlink_to("/etc/hostname")
+    with pytest.raises(InputError, match="cannot hash"):
+        sign_model(model, tmp_path / "model.sig", key)
+    assert not (tmp_path / "model.sig").exists()

@@ -81,7 +81,7 @@ def test_store_list_pull_and_verify_a_published_run(
     write_project(project)
     _, record, _ = run_pipeline(project, "ml")
     assert main(["store", "list", "--pipeline", "ml", "-C", str(project)]) == 0
-    assert f"{record.run_id}  6 file(s)  signed" in capsys.readouterr().out
+    assert f"{record.run_id}  5 file(s)  signed" in capsys.readouterr().out
     dest = project.parent / "pulled"
     assert main(["store", "pull", "latest", str(dest), "--pipeline", "ml", "-C",
                  str(project)]) == 0

@@ -45,7 +45,7 @@ def test_s3_chain_with_vault_credentials_leaks_no_secret(
     outcome, record, events = run_pipeline(project, "ml")
     assert outcome.exit_code == 0, [(s.step_id, s.message) for s in record.steps]
     stored = step(record, "store-model")
-    assert stored.message.startswith("stored 6 file(s)")
+    assert stored.message.startswith("stored 5 file(s)")
     assert stored.artifacts[0].path.startswith(f"s3://{S3_BUCKET}/chain/")
     listed = s3_client(s3_server.url).list_objects_v2(  # type: ignore[attr-defined]
         Bucket=S3_BUCKET, Prefix=f"chain/{project.parent.name}/ml/{record.run_id}/")

@@ -144,3 +144,21 @@ def test_run_references_resolve_by_prefix_and_reject_ambiguity(tmp_path: Path) -
         resolve_run(store, "q", "latest")
     with pytest.raises(StoreError, match="invalid run id"):
         run_prefix("p", "../x")
+
+
+def test_a_stopped_publication_leaves_nothing_behind(tmp_path: Path) -> None:
+    import threading
+
+    store = LocalStore(tmp_path / "s")
+    cancel = threading.Event()
+    cancel.set()
+    prefix = run_prefix("p", "20260101-000000-aaaa")
+    with pytest.raises(StoreError, match="stopped; nothing was published"):
+        publish(store, prefix, "p", "20260101-000000-aaaa", _files(tmp_path), cancel=cancel)
+    assert store.list("p/") == []
+
+
+def test_hostile_manifest_nesting_is_a_store_error_not_a_crash() -> None:
+    raw = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(StoreError, match="malformed"):
+        Manifest.from_json(raw, "deep.json")

@@ -56,11 +56,9 @@ def _secrets_options(p: argparse.ArgumentParser) -> None:
 
 
 def _secrets_settings(args: argparse.Namespace, paths: list[str]) -> dict[str, Any]:
-    from secpipe.scanners.secrets.walk import DEFAULT_EXCLUDES
-
     data: dict[str, Any] = {"paths": paths, "history": args.history, "cache": not args.no_cache}
     if args.exclude:
-        data["exclude"] = [*DEFAULT_EXCLUDES, *args.exclude]
+        data["exclude"] = args.exclude
     if args.max_file_bytes is not None:
         data["max_file_bytes"] = args.max_file_bytes
     if args.workers is not None:

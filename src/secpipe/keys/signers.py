@@ -145,13 +145,16 @@ def default_key_path(project_root: Path, state_dir: str = ".secpipe") -> Path:
 def _vault_config(options: KeyOptions, resolver: SecretResolver) -> VaultConfig:
     env = VaultConfig.from_env(os.environ)
     token = resolver.resolve_optional(options.vault_token, "vault_token") or env.token
-    return VaultConfig(addr=options.vault_addr or env.addr, token=token, namespace=env.namespace)
+    addr = resolver.resolve_optional(options.vault_addr, "vault_addr") or env.addr
+    return VaultConfig(addr=addr, token=token, namespace=env.namespace)
 
 
-def _aws_config(options: KeyOptions) -> AwsConfig:
+def _aws_config(options: KeyOptions, resolver: SecretResolver) -> AwsConfig:
     env = AwsConfig.from_env(os.environ)
-    return AwsConfig(region=options.aws_region or env.region,
-                     endpoint_url=options.aws_endpoint or env.endpoint_url)
+    return AwsConfig(
+        region=resolver.resolve_optional(options.aws_region, "aws_region") or env.region,
+        endpoint_url=resolver.resolve_optional(options.aws_endpoint, "aws_endpoint")
+        or env.endpoint_url)
 
 
 def open_signing_key(ref: str | None, project_root: Path, resolver: SecretResolver,
@@ -162,7 +165,7 @@ def open_signing_key(ref: str | None, project_root: Path, resolver: SecretResolv
     if ref is None or not ref.strip():
         password = resolver.resolve_optional(options.key_password, "key_password")
         return LocalKeyFile(default_key_path(project_root, state_dir), password, generate)
-    ref = ref.strip()
+    ref = resolver.resolve(ref.strip(), "key")
     if ref.startswith("vault-transit:"):
         mount, _, name = ref.removeprefix("vault-transit:").strip("/").rpartition("/")
         if not mount or not name:
@@ -172,7 +175,7 @@ def open_signing_key(ref: str | None, project_root: Path, resolver: SecretResolv
         key = ref.removeprefix("awskms:").lstrip("/")
         if not key:
             raise ConfigError(f"key {ref!r}: write it as awskms:KEY-ID or awskms:alias/NAME")
-        return KmsKey(_aws_config(options), key)
+        return KmsKey(_aws_config(options, resolver), key)
     path = Path(os.path.expanduser(ref.removeprefix("file:")))
     if not path.is_absolute():
         path = project_root / path
@@ -186,7 +189,7 @@ def trusted_public_key(ref: str | None, public_key: str | None, project_root: Pa
     """The PEM public key a verifier trusts: ``public_key`` (a file) when given, else the public
     half of the key reference (a local key's ``.pub`` file, Vault's or KMS's public key)."""
     if public_key:
-        path = Path(os.path.expanduser(public_key))
+        path = Path(os.path.expanduser(resolver.resolve(public_key, "public_key")))
         path = path if path.is_absolute() else project_root / path
         return _read_public(path)
     key = open_signing_key(ref, project_root, resolver, options, state_dir, generate=False)

@@ -107,8 +107,9 @@ class TrainStep(StepKind):
             if not data_path.is_file():
                 raise InputError(f"data file {settings.data} does not exist")
             state.record["data"].append(data_entry(data_path, settings.data))
-            state.artifacts.append(Artifact.from_file(f"data:{settings.data}", data_path,
-                                                      "text/csv"))
+            media = "text/csv" if data_path.suffix.lower() == ".csv" else \
+                "application/octet-stream"
+            state.artifacts.append(Artifact.from_file(f"data:{settings.data}", data_path, media))
         timeout = subprocess_timeout(ctx, settings.timeout)
         log_path = ctx.workdir / "train.log"
         if settings.estimator is not None:
@@ -150,8 +151,10 @@ class TrainStep(StepKind):
             state.findings.append(Finding.create(
                 rule_id="ml.unsafe-model-format", title="Model saved in a format that can run code",
                 severity=Severity.MEDIUM if fmt in CODE_FORMATS else Severity.LOW,
-                scanner=self.kind, location=Location(path=_rel(model_path, ctx.project_root)),
-                message=note, key=fmt, tags=("CWE-502", "OWASP-ML06"),
+                scanner=self.kind,  # located at the setting, so the fingerprint survives runs
+                location=Location(path="secpipe.yaml", member=f"{ctx.step_id or 'train'}.format"),
+                message=f"{note} ({_rel(model_path, ctx.project_root)})", key=fmt,
+                tags=("CWE-502", "OWASP-ML06"),
                 remediation="save with skops (format: skops) or safetensors/ONNX"))
         if capped:
             notes.append("per-epoch metrics beyond 1000 kept in the training record only")

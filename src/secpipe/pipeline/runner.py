@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from secpipe.core.errors import SecpipeError
@@ -171,7 +171,8 @@ class Runner:
                            {"step": planned.step_id, "done": done, "total": total, "what": what}))
 
         def log(message: str) -> None:
-            bus.emit(Event("step.log", run_id, {"step": planned.step_id, "message": message}))
+            bus.emit(Event("step.log", run_id, {"step": planned.step_id,
+                                                "message": self._secrets.redact(message)}))
 
         return StepContext(
             project_root=self.project.root, workdir=workdir, run_id=run_id,
@@ -198,6 +199,8 @@ class Runner:
             result = StepResult(status=StepStatus.ERROR,
                                 message=f"crashed: {type(exc).__name__}: {exc}{where}")
         duration = time.monotonic() - started
+        # a value resolved from a secret reference never reaches the store or the sinks
+        result = replace(result, message=self._secrets.redact(result.message))
         if ctx.cancel.is_set():
             return  # the runner already recorded the timeout
         slots[index] = (started_wall, duration, result)

@@ -28,6 +28,7 @@ STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://secpipe.dev/attestations/pipeline-run/v1"
 DSSE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
 MAX_ENVELOPE_BYTES = 16 << 20
+MAX_SIGNATURES = 16
 
 
 def training_data(steps: Iterable[StepRecord]) -> list[dict[str, Any]]:
@@ -124,7 +125,7 @@ def verify_envelope(raw: bytes, public_pem: bytes) -> dict[str, Any]:
         payload_type = envelope["payloadType"]
         payload = base64.b64decode(envelope["payload"], validate=True)
         signatures = envelope["signatures"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, RecursionError, binascii.Error):
         raise VerificationFailed("attestation is not a DSSE envelope") from None
     if payload_type != IN_TOTO_PAYLOAD_TYPE:
         raise VerificationFailed(f"attestation payload type is {payload_type!r}")
@@ -132,12 +133,17 @@ def verify_envelope(raw: bytes, public_pem: bytes) -> dict[str, Any]:
     if not isinstance(public, ec.EllipticCurvePublicKey):
         raise VerificationFailed("the trusted key is not an EC key")
     message = pae(payload_type, payload)
-    for entry in signatures if isinstance(signatures, list) else []:
+    for entry in signatures[:MAX_SIGNATURES] if isinstance(signatures, list) else []:
         try:
             public.verify(base64.b64decode(entry["sig"]), message, ec.ECDSA(hashes.SHA256()))
         except (InvalidSignature, KeyError, TypeError, ValueError, binascii.Error):
             continue
-        statement = json.loads(payload)
+        try:
+            statement = json.loads(payload)
+        except (ValueError, RecursionError):
+            raise VerificationFailed("attestation payload is not JSON") from None
+        if not isinstance(statement, dict):
+            raise VerificationFailed("attestation payload is not a statement")
         validate_statement(statement)
         if statement.get("predicateType") != PREDICATE_TYPE:
             raise VerificationFailed(f"attestation predicate is {statement.get('predicateType')!r}")

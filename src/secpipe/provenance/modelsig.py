@@ -139,7 +139,7 @@ def signed_files(signature: Path) -> dict[str, str]:
         bundle = json.loads(signature.read_text(encoding="utf-8"))
         statement = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
         return {r["name"]: r["digest"] for r in statement["predicate"]["resources"]}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise VerificationFailed(f"signature {signature} is malformed ({type(exc).__name__})") \
             from None
 

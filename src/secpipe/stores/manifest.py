@@ -113,12 +113,13 @@ class Manifest:
             signed = SignedInfo(**data["signed"]) if data.get("signed") else None
             if signed is not None:
                 for key in (signed.model, signed.signature, signed.attestation, signed.sbom):
-                    if key is not None and key != ".":
+                    if key is not None:
                         check_key(key)
             return cls(pipeline=str(data["pipeline"]), run_id=str(data["run_id"]), files=parsed,
                        signed=signed, created=float(data.get("created", 0.0)),
                        secpipe_version=str(data.get("secpipe_version", "")))
-        except (ValueError, KeyError, TypeError, AttributeError, StoreError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
+                StoreError) as exc:
             raise StoreError(f"manifest {where} is malformed: {exc}".splitlines()[0]) from None
 
     def file(self, path: str) -> ManifestFile | None:
@@ -156,7 +157,8 @@ def _parallel(fn: Callable[[Any], Any], items: Iterable[Any], workers: int) -> l
 
 def publish(store: ArtifactStore, prefix: str, pipeline: str, run_id: str,
             files: list[LocalFile], signed: SignedInfo | None = None, workers: int = 4,
-            progress: Progress | None = None) -> Manifest:
+            progress: Progress | None = None,
+            cancel: threading.Event | None = None) -> Manifest:
     """Upload ``files`` below ``prefix/files/`` then write the manifest (last)."""
     paths = [f.path for f in files]
     if len(set(paths)) != len(paths):
@@ -168,6 +170,8 @@ def publish(store: ArtifactStore, prefix: str, pipeline: str, run_id: str,
 
     def upload(item: LocalFile) -> ManifestFile:
         key = join_key(prefix, "files", check_key(item.path))
+        if cancel is not None and cancel.is_set():
+            raise StoreError(f"publication of {prefix} was stopped; nothing was published")
         if not item.source.is_file():
             raise StoreError(f"artifact {item.name} ({item.source}) no longer exists")
         stored: StoredObject = store.put_file(key, item.source)
@@ -227,7 +231,8 @@ def resolve_run(store: ArtifactStore, pipeline: str, ref: str) -> str:
 
 
 def fetch(store: ArtifactStore, prefix: str, dest: Path, workers: int = 4,
-          progress: Progress | None = None) -> tuple[Manifest, dict[str, Path]]:
+          progress: Progress | None = None,
+          cancel: threading.Event | None = None) -> tuple[Manifest, dict[str, Path]]:
     """Download a published run into ``dest`` (replaced), every digest checked first."""
     manifest = read_manifest(store, prefix)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -236,6 +241,8 @@ def fetch(store: ArtifactStore, prefix: str, dest: Path, workers: int = 4,
     lock = threading.Lock()
 
     def download(entry: ManifestFile) -> None:
+        if cancel is not None and cancel.is_set():
+            raise StoreError(f"loading {prefix} was stopped; nothing was loaded")
         target = staging / entry.path
         got = store.get_file(join_key(prefix, "files", entry.path), target)
         with lock:

@@ -45,6 +45,9 @@ class StoreStepSettings(StoreSettings):
     """Artifact-name patterns to publish (default: all; the signed model always goes)."""
     paths: list[str] = Field(default_factory=list)
     """Extra project files to publish, relative to the project."""
+    datasets: bool = False
+    """Also publish the training datasets (``data:…`` artifacts). Their digests are always in
+    the attestation and the SBOM; copying them is off by default to keep stores lean."""
 
 
 def collect(ctx: StepContext, steps: list[StepRecord],
@@ -53,10 +56,14 @@ def collect(ctx: StepContext, steps: list[StepRecord],
     signer = next((s for s in reversed(steps) if s.kind == "sign" and s.artifacts), None)
     by_source: dict[Path, LocalFile] = {}
     for step in steps:
+        if step.kind == "load":
+            continue  # loaded from a store: already published, with its own provenance
         for artifact in step.artifacts:
             if "://" in artifact.path:
                 continue
             signed = step is signer
+            if not signed and artifact.name.startswith("data:") and not settings.datasets:
+                continue
             if not signed and settings.include is not None and not any(
                     fnmatch.fnmatchcase(artifact.name, p) for p in settings.include):
                 continue
@@ -106,7 +113,7 @@ class StoreStep(StepKind):
         prefix = run_prefix(ctx.pipeline or "adhoc", ctx.run_id)
         try:
             manifest = publish(store, prefix, ctx.pipeline or "adhoc", ctx.run_id, files, signed,
-                               settings.max_workers, ctx.progress)
+                               settings.max_workers, ctx.progress, ctx.cancel)
         except StoreError as exc:
             raise StoreError(secrets.redact(exc.message), hint=exc.hint) from None
         where = f"{describe(store.uri)}/{prefix}"
@@ -157,7 +164,8 @@ class LoadStep(StepKind):
                                 resolve_run(store, settings.pipeline, str(settings.run)))
         dest = Path(ctx.workdir) / "artifacts"
         try:
-            manifest, paths = fetch(store, prefix, dest, settings.max_workers, ctx.progress)
+            manifest, paths = fetch(store, prefix, dest, settings.max_workers, ctx.progress,
+                                    ctx.cancel)
         except StoreError as exc:
             raise StoreError(secrets.redact(exc.message), hint=exc.hint) from None
         where = f"{describe(store.uri)}/{prefix}".rstrip("/")

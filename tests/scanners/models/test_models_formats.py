@@ -327,3 +327,64 @@ def test_zip_member_lying_about_its_size_is_not_inflated(tmp_path: Path) -> None
     report = ModelScanner().scan_file(_w(tmp_path, "m.pt", bytes(raw)), "m.pt")
     assert report.bytes_read <= 1 << 16
     assert "os.system" in callables(report.findings)
+
+
+def test_keras_h5_raw_scan_without_h5py(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    h5py = pytest.importorskip("h5py")
+    from secpipe.scanners.models import keras_fmt
+
+    cfg = {"class_name": "Sequential", "config": {"layers": [
+        {"class_name": "Lambda", "config": {"name": "l", "function": ["AAAA", None, None]}}]}}
+    p = tmp_path / "m.h5"
+    with h5py.File(p, "w") as f:
+        f.attrs["model_config"] = json.dumps(cfg)
+    monkeypatch.setattr(keras_fmt, "_h5py_configs", lambda *a: None)
+    assert rules(scan(p)) == {"models.keras.lambda-layer"}
+
+
+def test_bypass_gzip_payload_split_across_members(tmp_path: Path) -> None:
+    import gzip
+
+    data = system_call()
+    blob = gzip.compress(data[:5], mtime=0) + gzip.compress(data[5:], mtime=0)
+    f = scan(_w(tmp_path, "model.pkl.gz", blob))
+    assert "os.system" in callables(f) and "models.pickle.broken-stream" not in rules(f)
+
+
+def test_zip_bzip2_and_lzma_members(tmp_path: Path) -> None:
+    for method in (zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", compression=method) as z:
+            z.writestr("arr.pkl", system_call())
+        assert "os.system" in callables(scan(_w(tmp_path, f"m{method}.npz", buf.getvalue())))
+
+
+def test_old_joblib_zfile_format(tmp_path: Path) -> None:
+    raw = system_call()
+    blob = b"ZF" + hex(len(raw)).encode().ljust(19) + zlib.compress(raw)
+    assert "os.system" in callables(scan(_w(tmp_path, "m.pkl", blob)))
+
+
+def test_lz4_stream_is_never_silent(tmp_path: Path) -> None:
+    try:
+        import lz4.frame  # type: ignore[import-not-found]
+
+        blob = lz4.frame.compress(system_call())
+        expect = "models.pickle.dangerous-callable"
+    except ImportError:
+        blob = b"\x04\x22\x4d\x18" + b"\x40\x40\xc0" + b"\0" * 16
+        expect = "models.scan-incomplete"
+    assert expect in rules(scan(_w(tmp_path, "m.joblib", blob)))
+
+
+def test_safetensors_duplicate_keys(tmp_path: Path) -> None:
+    t = '{"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}'
+    header = ('{"a": ' + t + ', "a": ' + t + "}").encode()
+    blob = struct.pack("<Q", len(header)) + header + b"\0" * 8
+    assert "models.safetensors.bad-header" in rules(scan(_w(tmp_path, "d.safetensors", blob)))
+
+
+def test_gguf_template_include_is_flagged(tmp_path: Path) -> None:
+    kv: dict[str, str | int] = {"tokenizer.chat_template": "{% include 'x' %}{{ messages }}"}
+    f = scan(_w(tmp_path, "m.gguf", gguf(kv)))
+    assert [x.severity for x in f] == [Severity.HIGH]

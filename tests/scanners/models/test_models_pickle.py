@@ -79,7 +79,8 @@ def test_allowlist_ladder() -> None:
     assert judge("torch._utils._rebuild_tensor_v2").verdict is Verdict.SAFE
     assert judge("sklearn.linear_model._logistic.LogisticRegression").verdict is Verdict.SAFE
     assert judge("numpy._core.multiarray._reconstruct").verdict is Verdict.SAFE
-    assert judge("sklearn.utils._testing.TempMemmap").verdict is Verdict.UNKNOWN
+    assert judge("sklearn.utils._testing.TempMemmap").verdict is Verdict.DANGEROUS
+    assert judge("sklearn.datasets._base.Bunch").verdict is Verdict.UNKNOWN
     for bad in ("builtins.eval", "subprocess.Popen", "runpy._run_code", "pydoc.pipepager",
                 "numpy.testing._private.utils.runstring", "torch.load", "functools.reduce",
                 "collections.abc.sys.modules.get", "numpy.__builtins__",
@@ -240,3 +241,55 @@ def test_bypass_protocol0_broken_stream_without_proto(tmp_path: Path) -> None:
     data = call(glob("os", "system"), b"Vtrue\n") + POP + b"(lp0\nI1\na"
     findings = scan(_write(tmp_path, data, "weights.dat"))
     assert {"models.pickle.dangerous-callable", "models.pickle.broken-stream"} <= rules(findings)
+
+
+def test_user_classes_and_torch_functions_are_not_critical() -> None:
+    assert judge("__main__.Net").verdict is Verdict.UNKNOWN
+    assert judge("torch._C._nn.gelu").verdict is Verdict.SAFE
+    assert judge("torch.nn.functional.relu").verdict is Verdict.SAFE
+    assert judge("__main__.system").verdict is Verdict.DANGEROUS
+    assert judge("torch._C._jit_load").verdict is Verdict.DANGEROUS
+    assert judge("mylib.utils.popen").verdict is Verdict.DANGEROUS
+
+
+def test_bypass_escaped_string_names(tmp_path: Path) -> None:
+    # protocol-0 STRING arguments are escape-decoded by the unpickler: 'o\x73' is 'os'
+    data = b"S'o\\x73'\nS'sys\\x74em'\n\x93(S'x'\ntR."
+    assert "os.system" in callables(scan(_write(tmp_path, data)))
+
+
+def test_code_executing_library_internals_are_critical() -> None:
+    for bad in ("torch.fx.graph_module.reduce_graph_module", "torch._utils._import_dotted_name",
+                "pathlib.Path.write_text", "numpy.ctypeslib.load_library",
+                "sklearn.utils._testing.assert_run_python_script_without_output"):
+        assert judge(bad).verdict is Verdict.DANGEROUS, bad
+
+
+def test_pandas_frames_are_allowed_but_not_pandas_io() -> None:
+    # the globals a pandas 3.1 DataFrame/Series/Index/Timestamp pickle contains
+    for ok in ("pandas.DataFrame", "pandas.core.internals.managers.BlockManager",
+               "pandas._libs.internals._unpickle_block", "pandas.core.indexes.base._new_Index",
+               "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked", "pandas.arrays.DatetimeArray",
+               "pandas._libs.tslibs.timestamps._unpickle_timestamp", "pandas.CategoricalDtype"):
+        assert judge(ok).verdict is Verdict.SAFE, ok
+    for bad in ("pandas.io.pytables.HDFStore", "pandas.read_pickle", "pandas.eval"):
+        assert judge(bad).verdict is Verdict.DANGEROUS, bad
+
+
+def _object_wrapper() -> bytes:
+    dtype = call(glob("numpy", "dtype"), ustr("O8"), b"\x89", b"\x88")
+    state = (b"}" + MARK + ustr("shape") + b"K\x01\x85" + ustr("dtype") + dtype
+             + ustr("order") + ustr("C") + b"u")
+    return glob("joblib.numpy_pickle", "NumpyArrayWrapper") + b")\x81" + state + b"b"
+
+
+def test_joblib_inline_object_arrays_are_scanned_and_bounded(tmp_path: Path) -> None:
+    inner = proto(2) + call(glob("os", "system"), ustr("x")) + STOP
+    one = proto(4) + _object_wrapper() + inner + STOP
+    assert "os.system" in callables(scan(_write(tmp_path, one, "one.joblib")))
+    deep = proto(2) + b"N" + STOP
+    for _ in range(12):
+        deep = proto(4) + _object_wrapper() + deep + STOP
+    res = run_stream(deep)
+    assert res.incomplete == "joblib object arrays nested too deeply"
+    assert "models.scan-incomplete" in rules(scan(_write(tmp_path, deep, "deep.joblib")))

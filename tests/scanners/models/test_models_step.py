@@ -78,3 +78,16 @@ def test_cli_scan_models(project: Path, capsys: pytest.CaptureFixture[str]) -> N
     found = out["findings"]
     assert any(f["properties"].get("callable") == "os.system" for f in found)
     assert main(["scan", "models", str(project / "models" / "ok.pt"), "--fail-on", "low"]) == 0
+
+
+def test_step_scans_what_earlier_steps_of_the_run_wrote(project: Path) -> None:
+    run_dir = project / ".secpipe" / "runs" / "r1"
+    (run_dir / "train" / "out").mkdir(parents=True)
+    (run_dir / "train" / "out" / "model.bin").write_bytes(system_call())
+    (run_dir / "models").mkdir()
+    ctx = StepContext(project_root=project, workdir=run_dir / "models", run_id="r1")
+    result = ModelScanStep().run(ctx, ModelScanSettings())
+    paths = {f.location.path for f in result.findings if f.severity.value == "critical"}
+    assert paths == {".secpipe/runs/r1/train/out/model.bin"}
+    off = ModelScanStep().run(ctx, ModelScanSettings(run_outputs=False))
+    assert off.findings == ()

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 import pytest
-from samples import SAMPLES, crc_token
+from secrets_samples import SAMPLES, crc_token
 
 from secpipe.cli.main import main
 
@@ -66,3 +66,11 @@ def test_exclude_option_adds_to_the_default_excludes(project: Path,
     (project / ".git").mkdir()
     (project / ".git" / "x").write_text(f"T = '{token}'\n")
     assert main(["scan", "secrets", str(project), "-q", "--exclude", "fixtures/"]) == 0
+
+
+def test_huge_file_named_on_the_command_line_exits_2_naming_it(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "dump.sql").write_text("INSERT INTO t VALUES (1);\n" * 200)
+    code = main(["scan", "secrets", str(project / "dump.sql"), "-q", "--max-file-bytes", "100"])
+    assert code == 2
+    assert "dump.sql: too large" in capsys.readouterr().err

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import scan
+from secrets_helpers import scan
 
 _PREFIXES = ["PK\x03\x04", "\x1f\x8b", "BZh9", "{\"cells\": [", "-----BEGIN PRIVATE KEY-----\n",
              "ghp_", "eyJ", "password = ", "postgres://u:", "xoxb-", "AKIA"]

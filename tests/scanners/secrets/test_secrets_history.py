@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from samples import crc_token
+from secrets_helpers import RunStep
+from secrets_samples import crc_token
 
-from conftest import RunStep
 from secpipe.cli.main import main
 from secpipe.core.errors import InputError
 
@@ -74,3 +74,52 @@ def test_broken_repository_exits_2_from_the_cli(project: Path,
     _break(project)
     assert main(["scan", "secrets", str(project), "--history", "-q"]) == 2
     assert "broken git repository" in capsys.readouterr().err
+
+
+def test_history_honours_exclude_globs(project: Path, run_step: RunStep) -> None:
+    _repo(project)
+    assert run_step(project, history=True, exclude=["app.py"]).findings == ()
+
+
+def test_history_rescan_reads_only_new_commits(project: Path, run_step: RunStep,
+                                               tmp_path: Path) -> None:
+    _, leaked = _repo(project)
+    cache = tmp_path / "cache"
+    first = run_step(project, history=True, cache_dir=cache)
+    assert first.metrics["history_cache_hits"] == 0
+    second = run_step(project, history=True, cache_dir=cache)
+    assert second.metrics["history_cache_hits"] == 3
+    assert second.metrics["history_bytes_scanned"] == 0
+    assert [f.location.commit for f in second.findings] == [leaked]
+    (project / "b.txt").write_text("new\n")
+    _git(project, "add", ".")
+    _git(project, "commit", "-q", "-m", "more")
+    third = run_step(project, history=True, cache_dir=cache)
+    assert third.metrics["history_cache_hits"] == 3 and third.metrics["commits_scanned"] == 4
+    assert [f.location.commit for f in third.findings] == [leaked]
+
+
+def test_history_size_bound_is_reported(project: Path, run_step: RunStep) -> None:
+    _repo(project)
+    result = run_step(project, history=True, max_history_bytes=100)
+    assert [f.rule_id for f in result.findings] == ["secrets.scan-incomplete"]
+    assert "git history larger than 100 bytes" in result.findings[0].message
+
+
+def test_history_of_a_subfolder_is_relative_to_it(project: Path, run_step: RunStep) -> None:
+    sub = project / "svc"
+    sub.mkdir()
+    token = crc_token(random.Random(22), "npm_")
+    _git(project, "init", "-q", "-b", "main")
+    (sub / "conf.py").write_text(f"NPM_TOKEN = '{token}'\n")
+    (project / "other.py").write_text(f"NPM_TOKEN = '{token}'\n")
+    _git(project, "add", ".")
+    _git(project, "commit", "-q", "-m", "add")
+    (sub / "conf.py").write_text("x = 1\n")
+    _git(project, "commit", "-q", "-am", "remove")
+    result = run_step(sub, history=True)
+    assert [(f.location.path, f.location.line) for f in result.findings] == [("conf.py", 1)]
+    cache = project.parent / "cache"
+    run_step(project, history=True, cache_dir=cache)  # the whole repository first
+    again = run_step(sub, history=True, cache_dir=cache)
+    assert [(f.location.path, f.location.line) for f in again.findings] == [("conf.py", 1)]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 
 import pytest
-from samples import SAMPLES, crc_token, jwt
+from secrets_helpers import rule_ids, scan
+from secrets_samples import SAMPLES, crc_token, jwt
 
-from conftest import rule_ids, scan
 from secpipe.scanners.secrets import checks
 from secpipe.scanners.secrets.rules import all_rules
 
@@ -96,3 +96,15 @@ def test_redaction_never_shows_a_whole_secret() -> None:
         shown = checks.redact(secret)
         assert secret not in shown
         assert "****" in shown
+
+
+def test_pure_python_prefilter_finds_the_same_as_re2(monkeypatch: pytest.MonkeyPatch) -> None:
+    from secpipe.scanners.secrets import detect
+
+    rng = random.Random(5)
+    text = "".join(SAMPLES[rule][0](rng) for rule in RULE_IDS) + "caf\u00e9 = 1\n"
+    with_re2 = [(c.rule.id, c.start) for c in detect.Detector().find(text)]
+    monkeypatch.setattr(detect, "_re2", None)
+    without = [(c.rule.id, c.start) for c in detect.Detector().find(text)]
+    assert without == with_re2
+    assert len(with_re2) >= len(RULE_IDS)

@@ -9,9 +9,9 @@ import random
 import tarfile
 import zipfile
 
-from samples import crc_token
+from secrets_helpers import LIMITS, scan
+from secrets_samples import crc_token
 
-from conftest import LIMITS, scan
 from secpipe.scanners.secrets.archives import Limits
 
 
@@ -119,3 +119,30 @@ def test_invalid_utf8_with_few_bad_bytes_is_still_scanned() -> None:
 def test_giant_line_is_scanned_in_bounded_time() -> None:
     line = ("a=1;" * 500_000) + f"t='{_token(8)}'" + ("password" * 100_000)
     assert len(scan(line).hits) == 1
+
+
+def test_private_key_with_json_escapes_is_found_once() -> None:
+    from secrets_samples import pem
+
+    key = pem(random.Random(9), label="")
+    doc = json.dumps({"type": "service_account", "private_key": key + "\n"}, indent=2)
+    hits = scan(doc).hits
+    assert [h.rule_id for h in hits] == ["secrets.private-key"]
+    assert scan(key).hits[0].key == hits[0].key  # same identity however it is quoted
+
+
+def test_notebook_inside_a_zip_is_parsed() -> None:
+    nb = {"nbformat": 4, "metadata": {}, "cells": [
+        {"cell_type": "code", "source": f"t = '{_token(10)}'", "outputs": []}]}
+    hits = scan(_zip({"nb/analysis.ipynb": json.dumps(nb).encode()})).hits
+    assert [h.member for h in hits] == ["nb/analysis.ipynb!cell[0]"]
+
+
+def test_a_file_of_thousands_of_tokens_is_bounded_and_reported() -> None:
+    from secpipe.scanners.secrets.engine import MAX_HITS_PER_UNIT
+
+    rng = random.Random(12)
+    text = "\n".join(f"t{i} = '{crc_token(rng, 'ghp_')}'" for i in range(MAX_HITS_PER_UNIT + 50))
+    result = scan(text)
+    assert len(result.hits) == MAX_HITS_PER_UNIT
+    assert any("more than" in reason for _, reason in result.problems)

@@ -6,10 +6,11 @@ import random
 from pathlib import Path
 
 import pytest
-from samples import crc_token
+from secrets_helpers import RunStep
+from secrets_samples import crc_token
 
-from conftest import RunStep
 from secpipe.core.errors import InputError
+from secpipe.core.results import StepStatus
 from secpipe.scanners.secrets import engine, step
 
 
@@ -100,6 +101,11 @@ def test_huge_file_is_head_scanned_reported_and_skipped(project: Path, run_step:
     rules = sorted(f.rule_id for f in result.findings)
     assert rules == ["secrets.github-pat", "secrets.scan-incomplete"]
     assert result.skipped[0].path == "big.txt" and "too large" in result.skipped[0].reason
+    assert result.status is StepStatus.ERROR  # named explicitly: the scan did not complete
+    assert result.message.startswith("big.txt: too large")
+    in_tree = run_step(project, max_file_bytes=1000)  # found by walking: a finding, not an error
+    assert in_tree.status is StepStatus.PASSED
+    assert "secrets.scan-incomplete" in {f.rule_id for f in in_tree.findings}
 
 
 def test_unreadable_file_is_skipped_and_reported(project: Path, run_step: RunStep,
@@ -113,6 +119,8 @@ def test_unreadable_file_is_skipped_and_reported(project: Path, run_step: RunSte
     result = run_step(project, paths=["locked.env"])
     assert [f.rule_id for f in result.findings] == ["secrets.unreadable"]
     assert result.skipped[0].reason == "unreadable: Permission denied"
+    assert result.status is StepStatus.ERROR
+    assert result.message == "locked.env: unreadable: Permission denied"
 
 
 def test_symlinks_are_not_followed(project: Path, run_step: RunStep, tmp_path: Path) -> None:
@@ -127,3 +135,11 @@ def test_symlinks_are_not_followed(project: Path, run_step: RunStep, tmp_path: P
 def test_unknown_setting_is_rejected() -> None:
     with pytest.raises(ValueError, match="histroy"):
         step.SecretsScanStep.Settings.model_validate({"histroy": True})
+
+
+def test_default_excludes_can_be_turned_off(project: Path, run_step: RunStep) -> None:
+    _project(project)
+    paths = {f.location.path for f in run_step(project, default_excludes=False).findings}
+    assert paths == {"src/settings.py", ".git/leak", "node_modules/pkg/x.js"}
+    paths = {f.location.path for f in run_step(project, exclude=["src/"]).findings}
+    assert paths == set()

@@ -7,9 +7,7 @@ never read. Path traversal names, links and decompression bombs are findings.
 
 from __future__ import annotations
 
-import bz2
 import io
-import lzma
 import posixpath
 import re
 import tarfile
@@ -19,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from secpipe.core.findings import Severity
 from secpipe.scanners.models import keras_fmt
-from secpipe.scanners.models.pickle_vm import Buf
+from secpipe.scanners.models.compressed import DecompressError, Unavailable, decompress
+from secpipe.scanners.models.pickle_values import Buf
 from secpipe.scanners.models.report import Where
 from secpipe.scanners.models.sniff import sniff
 from secpipe.scanners.models.zipread import ZipError, data_offset, list_members, read_member
@@ -118,7 +117,7 @@ def scan_zip(scanner: ModelScanner, buf: Buf, where: Where, scan: Scan) -> None:
             # never more than the central directory declares: a lying size truncates the data
             data = read_member(buf, m, min(scanner.budgets.max_member_bytes,
                                            max(m.usize, 1 << 16)))
-        except (ZipError, zlib.error) as exc:
+        except ZipError as exc:
             coll.incomplete(inner, f"member could not be read: {exc}")
             continue
         scan.bytes_read += len(data)
@@ -193,7 +192,7 @@ def scan_tar(scanner: ModelScanner, buf: Buf, where: Where, scan: Scan) -> None:
                 data = fh.read(scanner.budgets.max_member_bytes)
                 scan.bytes_read += len(data)
                 scanner.scan_blob(data, inner, scan)
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+    except (tarfile.TarError, EOFError, OSError, zlib.error, ValueError) as exc:
         coll.incomplete(where, f"unreadable tar archive: {exc}")
 
 
@@ -236,44 +235,32 @@ def scan_7z(scanner: ModelScanner, buf: Buf, where: Where, scan: Scan) -> None:
             scanner.scan_blob(product.read(limit), where.inner(name, "7z"), scan)
 
 
-def _decompressor(kind: str) -> Any:
-    if kind == "gzip":
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)
-    if kind == "zlib":
-        return zlib.decompressobj()
-    if kind == "bz2":
-        return bz2.BZ2Decompressor()
-    if kind == "xz":
-        return lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
-    return lzma.LZMADecompressor(format=lzma.FORMAT_ALONE)
-
-
 def scan_compressed(scanner: ModelScanner, kind: str, buf: Buf, where: Where, scan: Scan) -> None:
-    """Decompress a gzip / bz2 / xz / lzma / zlib stream (bounded) and scan what it holds."""
+    """Decompress a gzip / bz2 / xz / lzma / zlib / LZ4 stream (bounded) and scan its content."""
     limit = min(scanner.budgets.max_member_bytes,
                 scanner.budgets.max_total_bytes - scan.bytes_read)
-    d = _decompressor(kind)
-    out = bytearray()
-    pos, size = 0, len(buf)
+    start = 21 if kind == "zfile" else 0  # joblib < 0.10: b"ZF" + 19-byte hex length + zlib
+    codec = "zlib" if kind == "zfile" else kind
     try:
-        while pos < size and len(out) <= limit and not getattr(d, "eof", False):
-            chunk = bytes(buf[pos:pos + (1 << 20)])
-            pos += len(chunk)
-            out += d.decompress(chunk, limit + 1 - len(out))
-            while getattr(d, "unconsumed_tail", b"") and len(out) <= limit:
-                out += d.decompress(d.unconsumed_tail, limit + 1 - len(out))
-    except (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError) as exc:
+        out, used = decompress(codec, buf, limit, start)
+    except Unavailable as exc:
+        scan.coll.incomplete(where, f"could not be analysed: {exc}")
+        return
+    except DecompressError as exc:
+        out = exc.args[1] if len(exc.args) > 1 else b""
+        used = len(buf)
         if not out:
             return  # not really compressed data: nothing to report
-        scan.coll.incomplete(where, f"{kind} stream is corrupt after {len(out)} bytes: {exc}")
-    inner = where.inner(f"[{kind}]", kind)
+        scan.coll.incomplete(where, f"{kind} stream is corrupt after {len(out)} bytes: "
+                             f"{exc.args[0]}")
+    inner = where.inner(f"[{kind}]", "joblib" if kind == "zfile" else kind)
     if len(out) > limit:
-        if pos and len(out) / pos > scanner.budgets.bomb_ratio:
+        if used and len(out) / used > scanner.budgets.bomb_ratio:
             scan.coll.add("models.archive.bomb", Severity.HIGH, where,
                           f"{kind} stream expands beyond {limit} bytes "
-                          f"(ratio over {len(out) // max(pos, 1)}:1)", key=kind)
+                          f"(ratio over {len(out) // max(used, 1)}:1)", key=kind)
         else:
             scan.coll.incomplete(where, f"{kind} stream larger than {limit} bytes")
         out = out[:limit]
     scan.bytes_read += len(out)
-    scanner.scan_blob(bytes(out), inner, scan)
+    scanner.scan_blob(out, inner, scan)

@@ -94,6 +94,11 @@ SAFE_EXACT: frozenset[str] = frozenset(
         "torch.storage.UntypedStorage", "torch.storage.TypedStorage",
         "torch.storage._load_from_bytes", "torch.nn.modules.module._IncompatibleKeys",
         "torch._utils._rebuild_tensor_v2",
+        "pandas.core.indexes.base._new_Index", "pandas._libs.internals._unpickle_block",
+        "pandas.core.internals.blocks.new_block", "pandas._libs.tslibs.nattype._nat_unpickle",
+        "pandas._libs.tslibs.nattype.__nat_unpickle",
+        "pandas._libs.tslibs.timestamps._unpickle_timestamp",
+        "pandas._libs.tslibs.timedeltas._timedelta_unpickle",
     ]
     + [f"numpy.{n}" for n in _NUMPY_SCALARS]
     + [f"{m}.{f}" for m in ("numpy.core.multiarray", "numpy._core.multiarray")
@@ -110,13 +115,14 @@ _FUNCTION_MODULES = ("torch.nn.functional", "torch.nn.init", "numpy", "numpy.cor
                      "numpy._core.numeric", "scipy.special")
 """Modules whose plain functions (pure tensor/array math) are allowed, e.g. ``F.relu`` kept as a
 layer's activation in a full-model pickle."""
-_CLASS_PACKAGES = ("sklearn.", "torch.nn.modules.", "scipy.sparse.", "numpy.dtypes.",
+_CLASS_PACKAGES = ("sklearn.", "torch.nn.modules.", "scipy.sparse.", "numpy.dtypes.", "pandas.",
                    "lightgbm.", "xgboost.", "catboost.", "scipy.stats._distn_infrastructure.")
 """Packages whose *classes* (CamelCase names) are allowed."""
-_CLASS_EXCLUDED = re.compile(r"\.(_?testing|tests?|externals|datasets|_build_utils|conftest)(\.|$)")
+_CLASS_EXCLUDED = re.compile(r"\.(_?testing|tests?|externals|datasets|_build_utils|conftest|io|"
+                             r"plotting|computation|util|api)(\.|$)")
 _CLASS_NAME = re.compile(r"^_?[A-Z][A-Za-z0-9_]*$")
 _SCIPY_SPARSE = re.compile(r"^(csr|csc|coo|bsr|dia|dok|lil)_(matrix|array)$")
-_CYTHON_PACKAGES = ("sklearn.", "scipy.", "numpy.")
+_CYTHON_PACKAGES = ("sklearn.", "scipy.", "numpy.", "pandas.")
 
 _DANGEROUS_ROOTS: dict[str, str] = {
     **dict.fromkeys(["os", "posix", "nt", "_posixsubprocess", "subprocess", "pty", "commands",
@@ -124,7 +130,7 @@ _DANGEROUS_ROOTS: dict[str, str] = {
                     "runs processes or touches the operating system"),
     **dict.fromkeys(["sys", "builtins", "__builtin__", "importlib", "imp", "pkgutil", "runpy",
                      "code", "codeop", "zipimport", "site", "types", "inspect", "gc", "ctypes",
-                     "_ctypes", "cffi", "__main__"],
+                     "_ctypes", "cffi"],
                     "reaches the interpreter, imports or raw memory"),
     **dict.fromkeys(["pickle", "_pickle", "cPickle", "dill", "cloudpickle", "marshal", "shelve",
                      "copyreg", "copy_reg", "pickletools"], "loads code or nested pickles"),
@@ -158,6 +164,17 @@ _DANGEROUS_PREFIXES: dict[str, str] = {
     "joblib.parallel": "runs processes", "keras.models.load_model": "loads a model with code",
     "tensorflow.io": "reads and writes files", "tensorflow.compat": "TensorFlow internals",
     "tensorflow.py_function": "runs Python code",
+    "torch._utils._import_dotted_name": "imports arbitrary modules",
+    "torch.fx": "executes Python source when a GraphModule is unpickled",
+    "torch._inductor": "compiles and runs code", "torch.utils.data.datapipes": "runs callables",
+    "numpy.ctypeslib": "loads native libraries", "numpy.core._internal": "reaches ctypes",
+    "numpy._core._internal": "reaches ctypes", "numpy.lib.utils": "runs code",
+    "sklearn.utils._testing": "runs Python scripts", "sklearn.externals": "vendored loaders",
+    "joblib.externals": "starts processes", "joblib._parallel_backends": "starts processes",
+    "transformers.dynamic_module_utils": "imports remote code",
+    "scipy.LowLevelCallable": "calls native code",
+    "pandas.read_pickle": "loads nested pickles", "pandas.io": "reads and writes files",
+    "pandas.eval": "evaluates expressions", "pandas.core.computation": "evaluates expressions",
 }
 """Dotted prefixes outside the dangerous roots that are dangerous too."""
 
@@ -166,6 +183,7 @@ _NESTED_LOADERS = frozenset([
     "_pickle.load", "dill.loads", "dill.load", "cloudpickle.loads", "cloudpickle.load",
     "torch.load", "torch.serialization.load", "torch.storage._load_from_bytes", "joblib.load",
     "joblib.numpy_pickle.load", "numpy.load", "pickle.Unpickler", "_pickle.Unpickler",
+    "pandas.read_pickle",
 ])
 """Callables that load a nested pickle from their (bytes) argument: it is scanned recursively."""
 
@@ -179,6 +197,17 @@ CONDITIONAL = frozenset(["functools.partial", "copyreg._reconstructor",
 _NOT_PURE = frozenset(["load", "loads", "save", "savez", "savez_compressed", "savetxt", "loadtxt",
                        "genfromtxt", "fromfile", "tofile", "memmap", "fromregex", "info",
                        "source", "lookfor", "show_config", "get_include", "test", "deprecate"])
+
+
+_NOTORIOUS = frozenset(["system", "popen", "popen2", "popen3", "exec", "eval", "execfile",
+                        "execv", "execve", "execvp", "execvpe", "spawnv", "spawnve", "spawnl",
+                        "startfile", "check_output", "check_call", "getoutput",
+                        "getstatusoutput", "Popen", "__import__", "import_module", "run_path",
+                        "run_module", "write_text", "write_bytes", "unlink", "rmtree",
+                        "symlink_to", "hardlink_to", "chmod", "chown", "removedirs", "makedirs",
+                        "load_library", "LoadLibrary", "dlopen", "CDLL"])
+"""Attribute names of process and eval primitives: dangerous whatever module they are reached
+through (``__main__.system`` after ``from os import system`` in the loading script)."""
 
 
 def is_nested_loader(full: str) -> bool:
@@ -196,7 +225,12 @@ def judge(full: str, extra_allow: frozenset[str] = frozenset()) -> Judgement:
         return Judgement(Verdict.SAFE, "on the allowlist")
     if full in CONDITIONAL:
         return Judgement(Verdict.SAFE, "allowlisted; the globals in its arguments are judged")
+    if set(full.split(".")[1:]) & _NOTORIOUS:
+        return Judgement(Verdict.DANGEROUS, "named like a process or eval primitive")
     parts = full.split(".")
+    module, _, name = full.rpartition(".")
+    if module == "torch._C._nn" and re.match(r"^[a-z][a-z0-9_]*$", name):
+        return Judgement(Verdict.SAFE, "neural-network function (torch.nn.functional)")
     if any(_dunder(p) for p in parts[1:]):
         return Judgement(Verdict.DANGEROUS, "walks through object internals (dunder name)")
     for prefix, reason in _DANGEROUS_PREFIXES.items():
@@ -208,7 +242,6 @@ def judge(full: str, extra_allow: frozenset[str] = frozenset()) -> Judgement:
     for p in parts[1:-1] if len(parts) > 2 else ():
         if p in _DANGEROUS_ROOTS and p not in ("code", "test", "profile", "trace", "types", "io"):
             return Judgement(Verdict.DANGEROUS, f"reaches module {p!r} through a dotted name")
-    module, _, name = full.rpartition(".")
     if module in _FUNCTION_MODULES and not name.startswith("_") and name not in _NOT_PURE:
         return Judgement(Verdict.SAFE, "array math function")
     if "." not in name and (_class_allowed(module, name) or _cython_allowed(module, name)):

@@ -9,7 +9,7 @@ import struct
 
 from secpipe.core.findings import Severity
 from secpipe.scanners.models.pickle_scan import NestedFn, PickleOptions, scan_pickles
-from secpipe.scanners.models.pickle_vm import Buf
+from secpipe.scanners.models.pickle_values import Buf
 from secpipe.scanners.models.report import Collector, Where
 from secpipe.scanners.models.template import analyse
 
@@ -77,8 +77,15 @@ def scan_safetensors(buf: Buf, where: Where, coll: Collector) -> None:
                  f"header length {n} runs past the end of the {size}-byte file", offset=0,
                  key="header-beyond-file")
         return
+    dupes: list[str] = []
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        keys = [k for k, _ in items]
+        dupes.extend(k for k in set(keys) if keys.count(k) > 1)
+        return dict(items)
+
     try:
-        header = json.loads(bytes(buf[8:8 + n]))
+        header = json.loads(bytes(buf[8:8 + n]), object_pairs_hook=pairs)
     except (ValueError, RecursionError):
         coll.add("models.safetensors.bad-header", Severity.HIGH, where,
                  "header is not valid JSON", offset=8, key="json")
@@ -87,6 +94,10 @@ def scan_safetensors(buf: Buf, where: Where, coll: Collector) -> None:
         coll.add("models.safetensors.bad-header", Severity.HIGH, where,
                  "header is not a JSON object", offset=8, key="json")
         return
+    if dupes:
+        coll.add("models.safetensors.bad-header", Severity.HIGH, where,
+                 f"header repeats key(s) {sorted(set(dupes))[:5]}: parsers disagree on which "
+                 "one counts", offset=8, key="duplicate-keys")
     data_size = size - 8 - n
     spans: list[tuple[int, int, str]] = []
     for name, info in header.items():

@@ -20,7 +20,7 @@ from typing import Any
 
 from secpipe.core.findings import Severity
 from secpipe.scanners.models.callables import Verdict, judge
-from secpipe.scanners.models.pickle_vm import Buf
+from secpipe.scanners.models.pickle_values import Buf
 from secpipe.scanners.models.report import Collector, Where
 
 _KERAS_ROOTS = ("keras", "tf_keras", "tensorflow", "keras_nlp", "keras_hub", "keras_cv")
@@ -119,8 +119,9 @@ def scan_hdf5(buf: Buf, where: Where, coll: Collector, file_path: Path | None,
     configs = _h5py_configs(buf, file_path, limit)
     method = "h5py"
     if configs is None:
-        method = "raw"
+        method = "raw scan"
         configs = _raw_configs(buf)
+    where = where.typed(f"keras-h5 ({method})")  # which reader found the config
     for text in configs:
         try:
             data = json.loads(text)

@@ -1,4 +1,4 @@
-"""Symbolic values of the static pickle machine (:mod:`.pickle_vm`).
+"""Symbolic values, budgets and results of the static pickle machine (:mod:`.pickle_vm`).
 
 Nothing here is ever a live object of the scanned file: a global is a name (:class:`Ref`), a call
 is a record of what would be called with what (:class:`Call`), and anything the machine cannot know
@@ -7,7 +7,11 @@ without running code is :class:`Opaque`.
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass, field
+
+Buf = bytes | mmap.mmap
+"""What a stream is read from: bytes in memory or a memory-mapped file (never copied whole)."""
 
 
 @dataclass(eq=False)
@@ -131,3 +135,77 @@ def describe(value: object, depth: int = 0) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(describe(v, depth + 1) for v in value[:3]) + ")"
     return repr(value)[:40]
+
+
+class StreamBreak(Exception):
+    """The stream cannot be decoded further at ``offset``."""
+
+    def __init__(self, offset: int, reason: str) -> None:
+        super().__init__(reason)
+        self.offset = offset
+        self.reason = reason
+
+
+class BudgetExceeded(Exception):
+    """A budget (opcodes, stack, memo, items, time) ran out."""
+
+
+@dataclass(frozen=True)
+class VMBudget:
+    """Bounds of one stream's simulation."""
+
+    max_ops: int = 20_000_000
+    """Opcodes."""
+    max_stack: int = 1_000_000
+    """Stack depth (metastack included)."""
+    max_memo: int = 1_000_000
+    """Memo entries."""
+    max_items: int = 5_000_000
+    """Container items kept symbolically."""
+    deadline: float = float("inf")
+    """``time.monotonic()`` after which the walk stops."""
+
+
+@dataclass
+class StreamResult:
+    """What one pickle stream would do when loaded."""
+
+    start: int
+    """Offset of its first byte."""
+    end: int = 0
+    """Offset just after STOP (or of the break)."""
+    proto: int = 0
+    """Highest PROTO seen (0 when none)."""
+    ops: int = 0
+    """Opcodes walked."""
+    stopped: bool = False
+    """Whether STOP was reached."""
+    brk: StreamBreak | None = None
+    """Why decoding stopped early."""
+    incomplete: str | None = None
+    """Which budget ran out, when one did."""
+    imports: list[tuple[Ref, str]] = field(default_factory=list)
+    """Every global named, with the opcode (or the resolved call) that named it."""
+    calls: list[Call] = field(default_factory=list)
+    """Every invocation, in stream order."""
+    unresolved: list[tuple[int, str, str]] = field(default_factory=list)
+    """(offset, opcode, description) of globals whose names are not constant strings."""
+    extensions: list[tuple[int, int, str | None]] = field(default_factory=list)
+    """(offset, code, resolved name) of EXT opcodes."""
+    setstate: list[tuple[int, str]] = field(default_factory=list)
+    """(offset, description) of BUILD states that set special attributes."""
+    result: object = None
+    """The value STOP returned (symbolic)."""
+    persids: int = 0
+    """Persistent ids loaded (torch storages)."""
+    inline: list[tuple[int, int]] = field(default_factory=list)
+    """(offset, length) of raw data skipped inside the stream (joblib arrays)."""
+    nested_inline: list[StreamResult] = field(default_factory=list)
+    """Pickles embedded inline (joblib object arrays)."""
+
+    @property
+    def evidence(self) -> bool:
+        """Whether this is a real pickle: it reached STOP after real work, or it calls a global,
+        or it assembles a global's name (text that merely starts with an opcode is not)."""
+        return (self.stopped and self.ops >= 2) or bool(self.unresolved) or any(
+            isinstance(c.func, Ref) for c in self.calls)

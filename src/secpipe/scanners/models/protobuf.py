@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secpipe.scanners.models.pickle_vm import Buf
+from secpipe.scanners.models.pickle_values import Buf
 
 MAX_DEPTH = 64
 

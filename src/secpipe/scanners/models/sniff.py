@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 from secpipe.scanners.models.pickle_scan import looks_like_pickle
-from secpipe.scanners.models.pickle_vm import Buf
+from secpipe.scanners.models.pickle_values import Buf
 from secpipe.scanners.models.protobuf import ProtoError, top_level
 from secpipe.scanners.models.zipread import find_eocd
 
@@ -18,8 +18,8 @@ _SAVEDMODEL_FIELDS = frozenset([1, 2])
 
 def sniff(buf: Buf) -> str | None:
     """The format name of ``buf``: ``zip``, ``npy``, ``hdf5``, ``gguf``, ``7z``, ``gzip``, ``bz2``,
-    ``xz``, ``lzma``, ``zlib``, ``tar``, ``safetensors``, ``pickle``, ``onnx``, ``savedmodel``,
-    ``keras-metadata``, ``json``; None when it is none of them."""
+    ``xz``, ``lz4``, ``zfile`` (old joblib), ``lzma``, ``zlib``, ``tar``, ``safetensors``,
+    ``pickle``, ``onnx``, ``savedmodel``, ``keras-metadata``, ``json``; None when none."""
     size = len(buf)
     head = bytes(buf[:16])
     if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
@@ -38,6 +38,10 @@ def sniff(buf: Buf) -> str | None:
         return "bz2"
     if head[:6] == b"\xfd7zXZ\x00":
         return "xz"
+    if head[:4] == b"\x04\x22\x4d\x18":
+        return "lz4"
+    if head[:2] == b"ZF" and size > 23 and buf[21] == 0x78:
+        return "zfile"
     if size >= 13 and head[0] == 0x5D and head[1:5] in (b"\x00\x00\x80\x00", b"\x00\x00\x00\x01",
                                                          b"\x00\x00\x10\x00", b"\x00\x00\x01\x00",
                                                          b"\x00\x00\x00\x04", b"\x00\x00\x00\x02"):

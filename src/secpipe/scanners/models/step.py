@@ -43,6 +43,9 @@ class ModelScanSettings(StepSettings):
     """Members per archive."""
     max_seconds_per_file: float = Field(default=60.0, gt=0)
     """Wall-clock budget per file."""
+    run_outputs: bool = True
+    """In a pipeline run, also scan what earlier steps of the same run wrote (the trained model,
+    fetched artifacts) under ``.secpipe/runs/<run-id>/``, which the excludes otherwise hide."""
 
 
 class ModelScanStep(StepKind):
@@ -61,6 +64,8 @@ class ModelScanStep(StepKind):
             max_total_bytes=settings.max_total_bytes,
             max_seconds=settings.max_seconds_per_file), frozenset(settings.allow))
         files, skipped = _discover(root, settings)
+        if settings.run_outputs:
+            files += _run_outputs(root, ctx)
         findings: list[Finding] = []
         models = scanned = bytes_read = bytes_total = 0
         started = time.monotonic()
@@ -125,6 +130,19 @@ def _discover(root: Path, settings: ModelScanSettings) -> tuple[list[tuple[Path,
             else:
                 files.append((path, rel))
     return files, skipped
+
+
+def _run_outputs(root: Path, ctx: StepContext) -> list[tuple[Path, str]]:
+    """Files that earlier steps of this pipeline run wrote next to this step's work folder."""
+    own = ctx.workdir.resolve()
+    run_dir = own.parent
+    if run_dir.name != ctx.run_id or not run_dir.is_relative_to(root) or not run_dir.is_dir():
+        return []  # an ad-hoc scan (temporary work folder): nothing of a run to look at
+    out: list[tuple[Path, str]] = []
+    for path in _walk(run_dir, root, []):
+        if not path.is_symlink() and path.is_file() and not path.is_relative_to(own):
+            out.append((path, _rel(path, root)))
+    return out
 
 
 def _walk(start: Path, root: Path, exclude: list[str]) -> Iterator[Path]:

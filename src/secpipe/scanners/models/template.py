@@ -74,6 +74,9 @@ def analyse(source: str) -> tuple[list[TemplateIssue], bool]:
     except (TemplateSyntaxError, RecursionError, ValueError):
         return _raw(source), False
     issues: list[TemplateIssue] = []
+    for tag in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        issues.append(TemplateIssue(f"{type(tag).__name__.lower()} of another template", False))
+        break
     for node in ast.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.Const)):
         issue: TemplateIssue | None = None
         if isinstance(node, nodes.Getattr):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from secpipe.core.findings import Severity
 from secpipe.scanners.models import keras_fmt
-from secpipe.scanners.models.pickle_vm import Buf
+from secpipe.scanners.models.pickle_values import Buf
 from secpipe.scanners.models.protobuf import MAX_DEPTH, ProtoError, Span, fields, text
 from secpipe.scanners.models.report import Collector, Where
 

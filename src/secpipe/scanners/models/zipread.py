@@ -12,10 +12,10 @@ Tensor members are never read.
 from __future__ import annotations
 
 import struct
-import zlib
 from dataclasses import dataclass
 
-from secpipe.scanners.models.pickle_vm import Buf
+from secpipe.scanners.models.compressed import DecompressError, Unavailable, decompress
+from secpipe.scanners.models.pickle_values import Buf
 
 _EOCD = b"PK\x05\x06"
 _EOCD64_LOC = b"PK\x06\x07"
@@ -142,21 +142,23 @@ def data_offset(buf: Buf, m: Member) -> tuple[int, str]:
     return at + 30 + nlen + xlen, local
 
 
+_METHODS = {8: "deflate", 12: "bz2", 14: "zip-lzma"}
+
+
 def read_member(buf: Buf, m: Member, limit: int) -> bytes:
-    """Up to ``limit`` bytes of a member's uncompressed data."""
+    """Up to ``limit`` bytes of a member's uncompressed data (stored, deflate, bzip2, lzma)."""
     start, _ = data_offset(buf, m)
     end = min(len(buf), start + m.csize)
     if m.method == 0:
         return bytes(buf[start:min(end, start + limit)])
-    if m.method == 8:
-        d = zlib.decompressobj(-15)
-        out = bytearray()
-        pos = start
-        while pos < end and len(out) < limit:
-            chunk = bytes(buf[pos:min(end, pos + (1 << 20))])
-            pos += len(chunk)
-            out += d.decompress(chunk, limit - len(out))
-            while d.unconsumed_tail and len(out) < limit:
-                out += d.decompress(d.unconsumed_tail, limit - len(out))
-        return bytes(out)
-    raise ZipError(f"unsupported compression method {m.method} for {m.name!r}")
+    kind = _METHODS.get(m.method)
+    if kind is None:
+        raise ZipError(f"unsupported compression method {m.method} for {m.name!r}")
+    try:
+        out, _ = decompress(kind, buf, limit, start, end)
+    except (DecompressError, Unavailable) as exc:
+        partial = exc.args[1] if len(exc.args) > 1 else b""
+        if not partial:
+            raise ZipError(f"{m.name!r}: {exc.args[0]}") from None
+        out = partial
+    return out[:limit]

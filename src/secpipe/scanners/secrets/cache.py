@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from secpipe.scanners.secrets.engine import FileScan
+from secpipe.scanners.secrets.engine import FileScan, Hit
 from secpipe.scanners.secrets.rules import RULES_VERSION
 
 RACY_NS = 2_000_000_000
@@ -26,6 +26,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,
                                   ino INTEGER, digest TEXT, seen_ns INTEGER);
 CREATE TABLE IF NOT EXISTS results (digest TEXT PRIMARY KEY, data TEXT);
+CREATE TABLE IF NOT EXISTS history (commit_id TEXT PRIMARY KEY, data TEXT);
 """
 
 StatKey = tuple[int, int, int]
@@ -110,6 +111,28 @@ class ScanCache:
             self.conn.executemany(
                 "INSERT OR IGNORE INTO results VALUES (?, ?)",
                 [(s.digest, _dump(s)) for _, _, s in entries])
+
+    def history_known(self, commits: list[str]) -> dict[str, list[tuple[str, Hit]]]:
+        """Cached (path, hit) lists of the commits already scanned."""
+        out: dict[str, list[tuple[str, Hit]]] = {}
+        for i in range(0, len(commits), 500):
+            chunk = commits[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for commit, data in self.conn.execute(
+                    f"SELECT commit_id, data FROM history WHERE commit_id IN ({marks})",  # noqa: S608
+                    chunk):
+                try:
+                    out[commit] = [(p, Hit(*h)) for p, h in json.loads(data)] if data else []
+                except (ValueError, TypeError):
+                    continue
+        return out
+
+    def history_store(self, results: dict[str, list[tuple[str, Hit]]]) -> None:
+        """Remember the (path, hit) lists of freshly scanned commits."""
+        rows = [(c, json.dumps([[p, list(h.__dict__.values())] for p, h in hits]) if hits else "")
+                for c, hits in results.items()]
+        with self.conn:
+            self.conn.executemany("INSERT OR REPLACE INTO history VALUES (?, ?)", rows)
 
     def close(self) -> None:
         self.conn.close()

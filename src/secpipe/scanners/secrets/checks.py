@@ -108,6 +108,7 @@ def discord_id_ok(token: str) -> bool:
 _DOCUMENTED_EXAMPLES = frozenset({
     "7f75367e7881255134e1375e723d1dea8ad5f6a4fdb79d938df1f1754a830606",  # jwt.io's sample token
     "2cafc0970149a84f3b9e62eaf169f36f59907a3b3e31f7b82e68c69cd27f7326",  # Stripe docs test key
+    "153a182586451358014e3142089118ce38f6c7dc7c79014d3fa40b57f80b4aab",  # its random part
     "3543c50b0cb9cea8e55eb1f529b79f043cb250d485fde7b66cabbb5183add7da",  # GitHub docs token
 })
 
@@ -119,8 +120,9 @@ _PLACEHOLDER_WORDS = (
     "environ", "getenv", "process.env", "env(", "env.", "secrets.", "vault:", "lookup(",
     "123456789", "987654321", "abcdefgh", "abcdef0123", "0000000", "aaaaaaa", "password1",
     "password123", "p@ssw0rd",
-    "p4ssw0rd", "letmein", "hunter2", "qwerty",
+    "p4ssw0rd", "letmein", "hunter2", "qwerty", "...", "mock", "passw",
 )  # fmt: skip
+_LEET = str.maketrans("013457@$!", "oleastasi")
 
 _DOC_EXAMPLE = re.compile(r"EXAMPLE", re.ASCII)
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -134,7 +136,10 @@ _HASH_PREFIX = re.compile(
 
 def is_documented_example(secret: str) -> bool:
     """A key published as an example by its vendor (``…EXAMPLE`` keys and known samples)."""
-    return bool(_DOC_EXAMPLE.search(secret)) or sha256_hex(secret) in _DOCUMENTED_EXAMPLES
+    if _DOC_EXAMPLE.search(secret) or sha256_hex(secret) in _DOCUMENTED_EXAMPLES:
+        return True
+    tail = secret.rsplit("_", 1)[-1]
+    return tail != secret and sha256_hex(tail) in _DOCUMENTED_EXAMPLES
 
 
 def is_placeholder(secret: str) -> bool:
@@ -142,9 +147,32 @@ def is_placeholder(secret: str) -> bool:
     low = secret.lower()
     if any(word in low for word in _PLACEHOLDER_WORDS):
         return True
+    if "passw" in low.translate(_LEET):  # P@55w0rd!
+        return True
     if secret[:1] in "$%@&*" or secret.startswith(("#{", "!")):
         return True
     return len(secret) >= 8 and len(set(secret)) < 5
+
+
+def is_hash_syntax(value: str) -> bool:
+    """A prefixed digest (``sha256:…``, ``sha512-…``), a crypt/bcrypt string or a UUID."""
+    return bool(_HASH_PREFIX.match(value) or _UUID.fullmatch(value))
+
+
+_TEST_WORDS = ("passw", "secret", "dummy", "sample", "example", "changeme", "testing")
+
+
+def is_test_value(value: str) -> bool:
+    """A made-up value for tests and docs: ``s3cr3t-value``, ``P@55w0rd!``, ``dummy-pass``.
+    Only for values that are not issuer-format tokens (``secret_…`` is a real Notion prefix)."""
+    low = value.lower().translate(_LEET)
+    return any(word in low for word in _TEST_WORDS)
+
+
+def is_alphabet(value: str) -> bool:
+    """A charset definition (``QPZRY9X8…``): long, and no character twice. A random value this
+    long almost always repeats a character."""
+    return len(value) >= 30 and len(set(value)) == len(value)
 
 
 def looks_like_hash(value: str) -> bool:
@@ -154,13 +182,18 @@ def looks_like_hash(value: str) -> bool:
     return len(value) in (32, 40, 56, 64, 96, 128) and _HEX.fullmatch(value) is not None
 
 
+_CAMEL_PART = re.compile(r"[A-Z]?[a-z]+[0-9]{0,4}|[A-Z]+[0-9]{0,4}(?![a-z])|[0-9]{1,4}")
+
+
 def looks_like_identifier(value: str) -> bool:
-    """Code rather than data: ``snake_case``, ``UPPER_CASE``, ``camelCase`` or dotted names."""
+    """Code rather than data: ``snake_case``, ``UPPER_CASE``, ``camelCase``, dotted names, and
+    ``PKCS7PrivateKeyTypes``-style names made of words with short numbers."""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", value):
         return False
-    if any(c.isdigit() for c in value):
-        return "_" in value or "." in value
-    return True
+    if not any(c.isdigit() for c in value) or "_" in value or "." in value:
+        return True
+    parts = _CAMEL_PART.findall(value)
+    return "".join(parts) == value and all(len(p) >= 3 for p in parts if not p.isdigit())
 
 
 def random_enough(value: str, min_entropy: float, min_classes: int = 2) -> bool:

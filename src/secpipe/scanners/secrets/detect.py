@@ -10,6 +10,7 @@ keyword hits, not with the size of the file, and a giant line costs no more than
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -144,17 +145,19 @@ class Detector:
         return self._resolve(raw)
 
     def _resolve(self, raw: list[tuple[int, int, int, int, str, bool]]) -> list[Candidate]:
-        claimed: list[tuple[int, int]] = []
+        starts: list[int] = []  # claimed spans never overlap: kept sorted by start
+        ends: list[int] = []
         out: list[Candidate] = []
         # format rules claim their span even when their check failed (a decoy stays a decoy)
         ordered = sorted(raw, key=lambda r: (r[0], not r[5], r[1]))
         for priority, start, end, idx, secret, ok in ordered:
-            if any(start < c_end and c_start < end for c_start, c_end in claimed):
+            at = bisect.bisect_left(starts, start)
+            if (at > 0 and ends[at - 1] > start) or (at < len(starts) and starts[at] < end):
                 continue
+            if ok or priority == 0:
+                starts.insert(at, start)
+                ends.insert(at, end)
             if ok:
-                claimed.append((start, end))
                 out.append(Candidate(self.rules[idx], start, end, secret))
-            elif priority == 0:
-                claimed.append((start, end))
         out.sort(key=lambda c: c.start)
         return out

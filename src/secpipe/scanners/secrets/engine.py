@@ -69,10 +69,19 @@ class FileScan:
                    skipped=data["skipped"], digest=digest, text_bytes=data["text_bytes"])
 
 
+#: Most secrets reported from one text unit (a generated file of tokens is one problem).
+MAX_HITS_PER_UNIT = 2000
+
+
 def scan_text(text: str, member: str | None, out: FileScan, line_offset: int = 0) -> None:
     """Add the secrets of one text unit to ``out``."""
     out.text_bytes += len(text)
-    for cand in detector().find(text):
+    candidates = detector().find(text)
+    if len(candidates) > MAX_HITS_PER_UNIT:
+        out.problems.append((member, f"more than {MAX_HITS_PER_UNIT} secrets: only the first "
+                                     f"{MAX_HITS_PER_UNIT} are reported"))
+        del candidates[MAX_HITS_PER_UNIT:]
+    for cand in candidates:
         line = text.count("\n", 0, cand.start) + 1
         column = cand.start - (text.rfind("\n", 0, cand.start) + 1) + 1
         end_line = line + text.count("\n", cand.start, cand.end)
@@ -143,6 +152,8 @@ def scan_file(path: str, limits: Limits, cache_db: str | None = None) -> tuple[F
         data = data[: limits.max_file_bytes]
         size = os.path.getsize(path)
         scan = scan_bytes(data, limits)
+        if scan.skipped is not None:  # binary by content: reading the rest would not matter
+            return scan, False, ""
         scan.truncated_size = size
         scan.problems.append((None, f"file of {size} bytes: only the first "
                                     f"{limits.max_file_bytes} bytes were scanned"))

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from secpipe.core.errors import InputError, StepError
 from secpipe.scanners.secrets.engine import FileScan, Hit, scan_text
@@ -37,6 +38,16 @@ class HistoryScan:
     """Commits read."""
     bytes_read: int = 0
     """Bytes of ``git log`` output read."""
+    cached_commits: int = 0
+    """Commits whose result came from the cache."""
+
+
+class HistoryCache(Protocol):
+    """Where per-commit results are remembered (:class:`~.cache.ScanCache`)."""
+
+    def history_known(self, commits: list[str]) -> dict[str, list[tuple[str, Hit]]]: ...
+
+    def history_store(self, results: dict[str, list[tuple[str, Hit]]]) -> None: ...
 
 
 def _git(root: Path, *args: str) -> list[str]:
@@ -44,8 +55,9 @@ def _git(root: Path, *args: str) -> list[str]:
             *args]
 
 
-def check_repository(root: Path) -> None:
-    """Raise :class:`InputError` unless ``root`` is inside a readable git repository."""
+def check_repository(root: Path) -> str:
+    """Raise :class:`InputError` unless ``root`` is inside a readable git repository; return
+    ``root``'s path inside the repository's work tree (``""`` at its top or in a bare one)."""
     env = {**os.environ, **_GIT_ENV}
     try:
         proc = subprocess.run(_git(root, "rev-parse", "--git-dir"), capture_output=True,
@@ -56,11 +68,15 @@ def check_repository(root: Path) -> None:
         raise InputError(f"{root}: git did not answer within 60 s") from None
     if proc.returncode != 0:
         raise InputError(f"{root}: not a git repository")
+    prefix = subprocess.run(_git(root, "rev-parse", "--show-prefix"), capture_output=True,
+                            env=env, timeout=60, check=False)
+    return prefix.stdout.decode("utf-8", "replace").strip() if prefix.returncode == 0 else ""
 
 
 class _Parser:
-    def __init__(self, max_block: int, out: HistoryScan) -> None:
+    def __init__(self, max_block: int, out: HistoryScan, prefix: str = "") -> None:
         self.max_block = max_block
+        self.prefix = prefix
         self.out = out
         self.commit = ""
         self.path: str | None = None
@@ -93,7 +109,8 @@ class _Parser:
             self.path, self.header = None, True
         elif self.header and line.startswith(b"+++ "):
             name = line[4:].decode("utf-8", "replace")
-            self.path = None if name == "/dev/null" else name.removeprefix("b/").strip('"')
+            self.path = None if name == "/dev/null" else (
+                name.removeprefix("b/").strip('"').removeprefix(self.prefix))
         elif line.startswith(b"@@"):
             self.flush()
             m = _HUNK.match(line)
@@ -114,17 +131,64 @@ class _Parser:
             self.flush()
 
 
+def _rev_list(root: Path, env: dict[str, str], timeout: float | None) -> list[str]:
+    try:
+        proc = subprocess.run(_git(root, "rev-list", "--all"), capture_output=True, env=env,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise InputError(f"{root}: git rev-list did not finish in time") from None
+    if proc.returncode != 0:
+        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = lines[0] if lines else f"git exited with {proc.returncode}"
+        raise InputError(f"{root}: broken git repository: {detail}")
+    return proc.stdout.decode("ascii", "replace").split()
+
+
 def scan_history(root: Path, *, max_bytes: int, max_block: int, cancel: threading.Event,
-                 progress: Callable[[int], None], timeout: float | None = None) -> HistoryScan:
-    """Scan the added lines of every commit reachable from any ref of the repository at ``root``."""
-    check_repository(root)
-    out = HistoryScan()
-    parser = _Parser(max_block, out)
-    cmd = _git(root, "log", "--all", "-p", "-U0", "--no-color", "--no-ext-diff", "--no-textconv",
-               "--no-renames", "--format=%x1e%H", "--")
+                 progress: Callable[[int], None], timeout: float | None = None,
+                 cache: HistoryCache | None = None) -> HistoryScan:
+    """Scan the added lines of every commit reachable from any ref of the repository at ``root``.
+
+    Commits are immutable, so with a ``cache`` only commits never scanned before are read.
+    """
+    prefix = check_repository(root)
     env = {**os.environ, **_GIT_ENV}
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env)
+    commits = _rev_list(root, env, timeout)
+    # results depend on the subtree read, so the cache key is (subtree, commit)
+    keyed = cache.history_known([f"{prefix}:{c}" for c in commits]) if cache is not None else {}
+    known = {k.rsplit(":", 1)[1]: v for k, v in keyed.items()}
+    todo = [c for c in commits if c not in known]
+    out = HistoryScan()
+    complete = True
+    if todo:
+        complete = _read_log(root, env, todo, out, max_bytes, max_block, cancel, progress,
+                             timeout, prefix)
+    fresh: dict[str, list[tuple[str, Hit]]] = {c: [] for c in todo}
+    for commit, path, hit in out.hits:
+        fresh.setdefault(commit, []).append((path, hit))
+    if cache is not None and todo and complete:
+        cache.history_store({f"{prefix}:{c}": hits for c, hits in fresh.items()})
+    out.hits = [(c, p, h) for c in commits for p, h in known.get(c) or fresh.get(c, [])]
+    out.commits = len(commits)
+    out.cached_commits = len(known)
+    return out
+
+
+def _read_log(root: Path, env: dict[str, str], todo: list[str], out: HistoryScan,
+              max_bytes: int, max_block: int, cancel: threading.Event,
+              progress: Callable[[int], None], timeout: float | None, prefix: str) -> bool:
+    """Stream ``git log -p`` of the ``todo`` commits into ``out``; False when a bound stopped it.
+
+    Below the top of the work tree only ``root``'s subtree is read, with paths relative to it.
+    """
+    parser = _Parser(max_block, out, prefix)
+    cmd = _git(root, "log", "--no-walk=unsorted", "--stdin", "-p", "-U0", "--no-color",
+               "--no-ext-diff", "--no-textconv", "--no-renames", "--format=%x1e%H",
+               *(["--", "."] if prefix else []))
+    with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as revs:
+        revs.write("\n".join(todo).encode("ascii") + b"\n")
+        revs.seek(0)
+        proc = subprocess.Popen(cmd, stdin=revs, stdout=subprocess.PIPE, stderr=err, env=env)
         assert proc.stdout is not None
         stopped = ""
         try:
@@ -150,9 +214,10 @@ def scan_history(root: Path, *, max_bytes: int, max_block: int, cancel: threadin
             raise StepError("scan-secrets: cancelled while reading git history")
         if stopped:
             out.problems.append(stopped)
-        elif code != 0:
+            return False
+        if code != 0:
             err.seek(0)
             lines = err.read(4000).decode("utf-8", "replace").strip().splitlines()
             detail = lines[0] if lines else f"git exited with {code}"
             raise InputError(f"{root}: broken git repository: {detail}")
-    return out
+    return True

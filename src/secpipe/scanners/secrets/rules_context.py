@@ -64,8 +64,8 @@ def _assign(names: str, min_len: int) -> re.Pattern[str]:
     """``<name> <operator> <value>`` where the name contains one of ``names``."""
     return rx(
         r"(?<![A-Za-z0-9_.-])(?P<key>[A-Za-z0-9_.-]{0,40}(?i:" + names + r")[A-Za-z0-9_.-]{0,40})"
-        r"(?:[\"']\]?|\])?[ \t]*(?::=|=>|=|:|[ \t])[ \t]*"
-        r"(?P<q>[\"'`]?)(?P<s>[^\s\"'`,;]{" + str(min_len) + r",200})(?P=q)(?=[\s,;)\]}#]|$)"
+        r"(?:(?:[\"']\]?|\])?[ \t]*(?::=|=>|=|:|>|[ \t])|[\"'][ \t]*,)[ \t]*"
+        r"(?P<q>[\"'`]?)(?P<s>[^\s\"'`,;<]{" + str(min_len) + r",200})(?P=q)(?=[\s,;)\]}#<]|$)"
     )
 
 
@@ -77,17 +77,25 @@ _NOT_CRED_WORDS = frozenset({
     "ref", "arn", "policy", "timeout", "ttl", "regex", "pattern", "validator", "placeholder",
     "label", "hint", "prompt", "template", "method", "scheme", "usage", "enabled", "required",
     "salt", "nonce", "expiry", "expires", "rotation", "version", "kind", "public",
-    "publishable", "pub",
+    "publishable", "pub", "last", "used", "date", "time", "updated", "created", "changed", "reset",
+    "next", "continuation", "page", "pagination", "cursor", "marker", "output", "input", "types",
 })  # fmt: skip
-_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_HASH_NAME = re.compile(r"sha[0-9]*|md[0-9]")
 
 
 def _not_secret_name(key: str) -> bool:
-    words = [w.lower() for w in _WORD.findall(key)]
-    return any(w in _NOT_CRED_WORDS or w == "sha" for w in words)
+    words = [w.lower() for part in re.split(r"[^A-Za-z0-9]+", key) for w in _CAMEL.split(part)]
+    return any(w in _NOT_CRED_WORDS or _HASH_NAME.fullmatch(w) for w in words)
 
 
 _CODE = re.compile(r"[(){}\[\]<>]|^\.|\.\w+\(|::|->")
+#: Code or data paths even inside quotes: ``a.b[-1].c``, ``obj.method(``, ISO dates.
+_QUOTED_CODE = re.compile(r"\[-?[0-9]+\]|\w\.\w+[\[(]|^[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+_CRED_NAME = re.compile(r"token|secret|api[_.-]?key|apikey", re.IGNORECASE)
+_DEFAULTS = frozenset({"password", "secret", "admin", "root", "test", "guest", "default"})
 
 
 def _known_prefixes() -> tuple[str, ...]:
@@ -99,15 +107,40 @@ _PREFIXES = _known_prefixes()
 _PUBLIC = ("pk_live_", "pk_test_", "pk.ey", "ssh-", "ecdsa-sha2-")
 
 
+def _decoded(value: str) -> str | None:
+    """The text a base64 value encodes (Kubernetes secrets), when it is printable text."""
+    if len(value) % 4 or len(value) < 8:
+        return None
+    raw = checks.b64_decode(value)
+    if raw is None:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if text.isprintable() else None
+
+
 def _generic(min_len: int, min_entropy: float, min_classes: int) -> Validator:
     def check(secret: str, m: re.Match[str]) -> bool:
         if len(secret) < min_len or _not_secret_name(m.group("key")):
             return False
         if checks.is_placeholder(secret) or checks.is_documented_example(secret):
             return False
-        if checks.looks_like_hash(secret) or secret.lower().startswith(_PREFIXES + _PUBLIC):
+        if checks.is_test_value(secret) or checks.is_alphabet(secret):
+            return False
+        decoded = _decoded(secret)
+        if decoded is not None and (checks.is_placeholder(decoded) or len(decoded) < 6
+                                    or decoded.lower() in _DEFAULTS):
+            return False
+        # hex of a digest length is a hash unless the name says token/secret/key (not password)
+        hexy = checks.looks_like_hash(secret) and not checks.is_hash_syntax(secret)
+        if (checks.looks_like_hash(secret) and not (hexy and _CRED_NAME.search(m.group("key"))))\
+                or secret.lower().startswith(_PREFIXES + _PUBLIC):
             return False
         if not m.group("q") and (_CODE.search(secret) or checks.looks_like_identifier(secret)):
+            return False
+        if _QUOTED_CODE.search(secret):
             return False
         if not any(c.isdigit() for c in secret):
             return False
@@ -129,11 +162,16 @@ _CRED_WORDS = (
 )
 
 
-def _trigger(words: str) -> str:
-    """Where a generic rule may match: a name holding ``words`` then ``=``/``:``, or a flag."""
+def _trigger(words: str, spaced: bool = False) -> str:
+    """Where a generic rule may match: a name holding ``words`` then ``=``, ``:``, ``>`` (XML) or
+    a quoted ``,`` (``define('DB_PASSWORD', …)``), a ``--flag``, or (``spaced``) a space
+    (``.netrc``'s ``password VALUE``). A trigger never consumes the value: the value may start
+    with another rule's keyword, and prefilter matches do not overlap."""
+    names = r"(?:" + words + r")[a-z0-9_.-]{0,40}"
     return (
-        r"(?:" + words + r")[a-z0-9_.-]{0,40}[\"'\]]{0,2}[ \t]{0,8}[:=]|"
+        names + r"[\"'\]]{0,2}[ \t]{0,8}[:=>]|" + names + r"[\"'][ \t]*,|"
         r"--[a-z0-9-]{0,20}(?:" + words + r")[a-z0-9-]{0,20}[ \t=]"
+        + (r"|(?:" + words + r")[ \t]+" if spaced else "")
     )
 
 
@@ -169,7 +207,7 @@ RULES: tuple[Rule, ...] = (
         r"(?<![A-Za-z0-9_-])(?P<s>00[A-Za-z0-9_-]{40})(?![A-Za-z0-9_-])", category="saas",
         min_entropy=3.5),
     Rule("generic-password", "Password in a file", M, (), _assign(_PW_NAMES, 8),
-         trigger=_trigger(_PW_WORDS), validate=_generic(8, 2.8, 3),
+         trigger=_trigger(_PW_WORDS, spaced=True), validate=_generic(8, 2.8, 3),
          before=48, after=260, priority=2, confidence=Confidence.MEDIUM, category="generic"),
     Rule("generic-secret", "Secret, token or API key assignment", M, (),
          _assign(_CRED_NAMES, 16), trigger=_trigger(_CRED_WORDS),

@@ -47,9 +47,14 @@ def _jwt(secret: str, m: re.Match[str]) -> bool:
     if raw is None:
         return False
     try:
-        return isinstance(json.loads(raw), dict)
+        claims = json.loads(raw)
     except (ValueError, RecursionError):
         return False
+    # a token a service issued carries registered claims; {"some": "payload"} is a doc example
+    return isinstance(claims, dict) and bool(_REGISTERED_CLAIMS & set(claims))
+
+
+_REGISTERED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti"})
 
 
 _DEFAULT_PASSWORDS = frozenset({
@@ -64,6 +69,8 @@ def _url_password(strict: bool) -> Validator:
             return False
         if secret == m.group("user") or checks.is_placeholder(secret):
             return False
+        if checks.is_test_value(secret):
+            return False
         return not strict or checks.random_enough(secret, 2.5)
 
     return check
@@ -73,7 +80,7 @@ def _url(id: str, title: str, severity: Severity, keywords: tuple[str, ...], sch
          strict: bool = False) -> Rule:
     pattern = (
         r"(?<![A-Za-z0-9+.-])" + scheme + r"://(?P<user>[^\s:@/'\"`<>]{1,64}):"
-        r"(?P<s>[^\s@/'\"`<>]{1,128})@[A-Za-z0-9_.\[\]-]+"
+        r"(?P<s>[^\s@/:,'\"`<>]{1,128})@[A-Za-z0-9_.\[\]-]+"
     )
     return Rule(id=id, title=title, severity=severity, keywords=keywords, pattern=rx(pattern),
                 validate=_url_password(strict), after=320, category="structured",
@@ -88,6 +95,23 @@ def _azure_key(secret: str, m: re.Match[str]) -> bool:
 
 def _real(secret: str, m: re.Match[str]) -> bool:
     return not checks.is_placeholder(secret) and not checks.is_documented_example(secret)
+
+
+def _basic_auth(secret: str, m: re.Match[str]) -> bool:
+    raw = checks.b64_decode(secret)
+    if raw is None or b":" not in raw:
+        return False
+    try:
+        user, _, password = raw.decode("utf-8").partition(":")
+    except UnicodeDecodeError:
+        return False
+    return (bool(user) and password.isprintable() and len(password) >= 6
+            and password.lower() not in _DEFAULT_PASSWORDS and not checks.is_placeholder(password))
+
+
+def _bearer(secret: str, m: re.Match[str]) -> bool:
+    return (_real(secret, m) and any(c.isdigit() for c in secret)
+            and checks.random_enough(secret, 3.5, 2))
 
 
 RULES: tuple[Rule, ...] = (
@@ -117,6 +141,13 @@ RULES: tuple[Rule, ...] = (
     Rule("sentry-dsn", "Sentry DSN with its key", M, ("sentry.io",),
          rx(r"https://(?P<s>[a-f0-9]{32})(?::[a-f0-9]{32})?@o?[0-9]*\.?ingest\.(?:[a-z]{2}\.)?"
             r"sentry\.io/[0-9]+"), validate=_real, before=90, after=40, category="saas"),
+    Rule("basic-auth-credentials", "HTTP Basic credentials", H, ("basic ",),
+         rx(r"(?i:basic)[ \t]+(?P<s>[A-Za-z0-9+/]{8,400}={0,2})(?![A-Za-z0-9+/=])"),
+         validate=_basic_auth, after=420, category="structured"),
+    Rule("bearer-token", "Bearer token in a header", M, ("bearer ",),
+         rx(r"(?i:bearer)[ \t]+(?P<s>[A-Za-z0-9._~+/-]{20,500}=*)(?![A-Za-z0-9._~+/=-])"),
+         validate=_bearer, after=520, priority=1, confidence=Confidence.MEDIUM,
+         category="structured"),
     Rule("azure-storage-connection-string", "Azure storage account key in a connection string", C,
          ("accountkey=",),
          rx(r"AccountKey=(?P<s>[A-Za-z0-9+/]{86}==)"), validate=_azure_key, after=110,

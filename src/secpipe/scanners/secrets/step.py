@@ -7,19 +7,20 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
 
 from pydantic import Field
 
 from secpipe import __version__
 from secpipe.core.errors import StepError
 from secpipe.core.findings import Finding
-from secpipe.core.results import Skipped, StepResult
+from secpipe.core.results import Skipped, StepResult, StepStatus
 from secpipe.core.step import StepContext, StepKind, StepSettings
 from secpipe.scanners.secrets import findings as mk
 from secpipe.scanners.secrets.archives import Limits
 from secpipe.scanners.secrets.cache import ScanCache, StatKey, trusted
 from secpipe.scanners.secrets.engine import FileScan, scan_batch
-from secpipe.scanners.secrets.walk import DEFAULT_EXCLUDES, FileEntry, collect
+from secpipe.scanners.secrets.walk import DEFAULT_EXCLUDES, Excluder, FileEntry, collect
 
 MIB = 1 << 20
 #: Below this much work, scanning in-process beats starting worker processes.
@@ -35,8 +36,10 @@ class SecretsSettings(StepSettings):
     """Files or folders to scan, relative to the project root."""
     history: bool = False
     """Also scan every commit of git history (the lines each commit added)."""
-    exclude: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUDES))
-    """Globs of paths to skip (``name/`` matches a folder at any depth)."""
+    exclude: list[str] = Field(default_factory=list)
+    """Globs of paths to skip besides the defaults (``name/`` matches a folder at any depth)."""
+    default_excludes: bool = True
+    """Also skip ``.git/``, ``.secpipe/``, ``.venv/``, ``node_modules/`` and tool caches."""
     cache: bool = True
     """Reuse results of unchanged files (content-addressed, under the cache folder)."""
     max_file_bytes: int = Field(default=25 * MIB, gt=0)
@@ -64,30 +67,31 @@ class SecretsScanStep(StepKind):
         started = time.monotonic()
         root = ctx.project_root.resolve()
         skipped: list[Skipped] = []
-        files = collect(root, settings.paths, settings.exclude, skipped)
+        excludes = [*(DEFAULT_EXCLUDES if settings.default_excludes else []), *settings.exclude]
+        files = collect(root, settings.paths, excludes, skipped)
         limits = Limits(settings.max_file_bytes, settings.max_archive_depth,
                         settings.max_archive_bytes, settings.max_archive_members)
         cache = _open_cache(ctx, settings)
         findings: list[Finding] = []
+        in_tree: set[tuple[str, str]] = set()  # (path, secret hash) found in the working tree
+        failed: list[str] = []  # files named explicitly that could not be (fully) scanned
         stats = {"files_scanned": 0, "bytes_scanned": 0, "cache_hits": 0}
         try:
             scans = _scan_files(ctx, str(root), files, limits, cache, settings.workers, stats)
             for entry, scan, error in scans:
                 findings.extend(mk.file_findings(entry.rel, scan, error, skipped))
+                if entry.explicit and (error or scan.truncated_size):
+                    failed.append(f"{entry.rel}: " + (f"unreadable: {error}" if error else
+                                  f"too large ({scan.truncated_size} bytes, limit "
+                                  f"{settings.max_file_bytes}): only its head was scanned"))
+                in_tree.update((entry.rel, hit.key) for hit in scan.hits)
+            metrics: dict[str, float] = {k: float(v) for k, v in stats.items()}
+            if settings.history:
+                findings.extend(_history(ctx, root, settings, Excluder(excludes), in_tree, cache,
+                                         metrics))
         finally:
             if cache is not None:
                 cache.close()
-        metrics: dict[str, float] = {k: float(v) for k, v in stats.items()}
-        if settings.history:
-            from secpipe.scanners.secrets.history import scan_history
-
-            hist = scan_history(root, max_bytes=settings.max_history_bytes,
-                                max_block=settings.max_file_bytes, cancel=ctx.cancel,
-                                progress=lambda n: ctx.progress(n, None, "commits"),
-                                timeout=ctx.timeout)
-            findings.extend(mk.history_findings(hist))
-            metrics["commits_scanned"] = float(hist.commits)
-            metrics["history_bytes_scanned"] = float(hist.bytes_read)
         findings = mk.dedupe(findings)
         secrets = sum(1 for f in findings if f.rule_id not in mk.META_RULES)
         metrics["secrets_found"] = float(secrets)
@@ -96,8 +100,30 @@ class SecretsScanStep(StepKind):
         message = (f"{secrets} secret{'s' if secrets != 1 else ''} in "
                    f"{stats['files_scanned']} files" + (" and git history" if settings.history
                                                          else ""))
-        return StepResult(findings=tuple(findings), metrics=metrics, skipped=tuple(skipped),
-                          message=message, tool=f"secpipe {__version__}")
+        status = StepStatus.PASSED
+        if failed:  # a file the user named could not be scanned: the step did not complete
+            status = StepStatus.ERROR
+            message = failed[0] + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "")
+        return StepResult(status=status, findings=tuple(findings), metrics=metrics,
+                          skipped=tuple(skipped), message=message, tool=f"secpipe {__version__}")
+
+
+def _history(ctx: StepContext, root: Path, settings: SecretsSettings, excluder: Excluder,
+             in_tree: set[tuple[str, str]], cache: ScanCache | None,
+             metrics: dict[str, float]) -> list[Finding]:
+    """Findings of git history, minus excluded paths and secrets already found in the tree."""
+    from secpipe.scanners.secrets.history import scan_history
+
+    hist = scan_history(root, max_bytes=settings.max_history_bytes,
+                        max_block=settings.max_file_bytes, cancel=ctx.cancel,
+                        progress=lambda n: ctx.progress(n, None, "commits"),
+                        timeout=ctx.timeout, cache=cache)
+    hist.hits = [h for h in hist.hits if not excluder.path_excluded(h[1])
+                 and (h[1], h[2].key) not in in_tree]
+    metrics["commits_scanned"] = float(hist.commits)
+    metrics["history_cache_hits"] = float(hist.cached_commits)
+    metrics["history_bytes_scanned"] = float(hist.bytes_read)
+    return mk.history_findings(hist)
 
 
 def _open_cache(ctx: StepContext, settings: SecretsSettings) -> ScanCache | None:

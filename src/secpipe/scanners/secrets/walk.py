@@ -19,7 +19,7 @@ from secpipe.core.results import Skipped
 #: Folders skipped by default: version control internals, secpipe state, environments, caches.
 DEFAULT_EXCLUDES = [
     ".git/", ".hg/", ".svn/", ".secpipe/", ".venv/", "node_modules/", "__pycache__/",
-    ".mypy_cache/", ".ruff_cache/", ".pytest_cache/", ".tox/", ".nox/",
+    ".mypy_cache/", ".ruff_cache/", ".pytest_cache/", ".hypothesis/", ".tox/", ".nox/",
 ]  # fmt: skip
 
 
@@ -34,6 +34,8 @@ class FileEntry:
     size: int
     mtime_ns: int
     ino: int
+    explicit: bool = False
+    """Named on its own in ``paths`` (then a file it cannot read makes the step an error)."""
 
 
 class Excluder:
@@ -45,14 +47,22 @@ class Excluder:
 
     def dir_excluded(self, rel: str, name: str) -> bool:
         return any(fnmatchcase(name, p) or fnmatchcase(rel, p) for p in self.dirs) or any(
-            fnmatchcase(rel, p) for p in self.files)
+            fnmatchcase(rel, p) or fnmatchcase(rel + "/", p) for p in self.files)
 
     def file_excluded(self, rel: str, name: str) -> bool:
         return any(fnmatchcase(rel, p) or fnmatchcase(name, p) for p in self.files)
 
+    def path_excluded(self, rel: str) -> bool:
+        """A file path is excluded, or so is one of its folders (used for history paths)."""
+        parts = rel.split("/")
+        for i in range(1, len(parts)):
+            if self.dir_excluded("/".join(parts[:i]), parts[i - 1]):
+                return True
+        return self.file_excluded(rel, parts[-1])
 
-def _entry(path: str, rel: str, st: os.stat_result) -> FileEntry:
-    return FileEntry(path, rel, st.st_size, st.st_mtime_ns, st.st_ino)
+
+def _entry(path: str, rel: str, st: os.stat_result, explicit: bool = False) -> FileEntry:
+    return FileEntry(path, rel, st.st_size, st.st_mtime_ns, st.st_ino, explicit)
 
 
 def collect(root: Path, paths: list[str], excludes: list[str],
@@ -73,7 +83,7 @@ def collect(root: Path, paths: list[str], excludes: list[str],
         elif stat.S_ISREG(st.st_mode):
             if rel not in seen:
                 seen.add(rel)
-                files.append(_entry(str(target), rel, st))
+                files.append(_entry(str(target), rel, st, explicit=True))
         elif stat.S_ISDIR(st.st_mode):
             _walk(target, root, excluder, files, skipped, seen)
         else:

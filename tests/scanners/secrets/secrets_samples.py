@@ -259,6 +259,14 @@ SAMPLES: dict[str, tuple[Builder, Builder]] = {
         "SENTRY_DSN", lambda rng: f"https://{r(rng, HEX, 32)}@o{rng.randrange(10**5, 10**6)}"
         f".ingest.sentry.io/{rng.randrange(10**6, 10**7)}",
         lambda rng: "https://" + "0" * 32 + "@o0.ingest.sentry.io/0"),
+    "secrets.basic-auth-credentials": (
+        (lambda rng: 'curl -H "Authorization: Basic '
+         + base64.b64encode(f"deploy:{_password(rng)}".encode()).decode() + '" https://x\n'),
+        (lambda rng: "-H 'Authorization: Basic " + base64.b64encode(b"user:password").decode()
+         + "'\n")),
+    "secrets.bearer-token": (
+        (lambda rng: 'headers = {"Authorization": "Bearer ' + r(rng, ALNUM, 38) + '7q"}\n'),
+        (lambda rng: 'curl -H "Authorization: Bearer $API_TOKEN" https://x\n')),
     "secrets.azure-storage-connection-string": _tok(
         "AZURE_CONN", lambda rng: "DefaultEndpointsProtocol=https;AccountName=ml;AccountKey="
         + _azure_key(rng) + ";EndpointSuffix=core.windows.net",
