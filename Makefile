@@ -24,10 +24,11 @@ setup-test: $(BIN)/python
 demo: setup
 	VENV=$(VENV) bash scripts/demo.sh
 
-## lint: ruff and mypy (strict)
+## lint: ruff, mypy (strict), and secpipe's own secrets scanner on its own code
 lint:
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/mypy
+	$(BIN)/secpipe scan secrets src tests benchmarks docs scripts .ci README.md -q --no-cache
 
 ## test: set up everything (venv, tools, servers are started by the tests), lint, run the tests
 test: setup-test lint

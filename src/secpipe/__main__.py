@@ -1,2 +1,5 @@
+"""``python -m secpipe``."""
+
 from secpipe.cli.main import entrypoint
+
 entrypoint()

@@ -237,3 +237,16 @@ def test_a_cancelled_run_kills_the_training(ctx_factory: Any, ml_project: Path) 
     result = train(ctx, command=command("hang.py"))
     assert result.status is StepStatus.ERROR and result.message.endswith("was cancelled")
     assert time.monotonic() - started < 30
+
+
+def test_child_output_is_redacted(ctx_factory: Any, ml_project: Path) -> None:
+    token = "hf_" + "aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3h"
+    (ml_project / "leak.py").write_text(f"print('HF_TOKEN={token}', flush=True)\n"
+                                        f"raise SystemExit('bad token {token}')\n")
+    ctx = ctx_factory("train")
+    result = train(ctx, command=command("leak.py"))
+    assert result.status is StepStatus.ERROR
+    assert token not in result.message and "hf_a****" in result.message
+    assert ctx.logs and all(token not in line for line in ctx.logs)
+    log = next(a for a in result.artifacts if a.name == "training-log")
+    assert token not in Path(log.path).read_text() and "bad token" in Path(log.path).read_text()

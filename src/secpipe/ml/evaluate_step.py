@@ -142,6 +142,9 @@ class EvaluateStep(StepKind):
             data = json.loads(out.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise StepError(f"prediction subprocess wrote no readable predictions: {exc}") from None
+        finally:  # copies of the held-out data, not results
+            inputs.unlink(missing_ok=True)
+            out.unlink(missing_ok=True)
         if not isinstance(data, dict) or not isinstance(data.get("sets"), dict):
             raise StepError("prediction subprocess wrote predictions in an unknown shape")
         return data

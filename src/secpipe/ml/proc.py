@@ -4,7 +4,10 @@ The child gets its own process group, so a timeout or a cancelled run kills it a
 started. Its stdout is read line by line: a JSON object ``{"event": "progress", ...}`` becomes a
 progress report, ``{"event": "log", ...}`` and plain lines become log lines (bounded), and
 ``{"event": "error", "message": ...}`` is the one-line reason it gives for failing. Stderr goes to a
-log file in the step's folder; its last line explains a crash.
+log file in the step's folder (its last MiB, redacted line by line); its last line explains a
+crash. What secpipe keeps of the child's
+lines is bounded and has long random-looking tokens masked (a training script may print its
+environment).
 """
 
 from __future__ import annotations
@@ -14,17 +17,20 @@ import json
 import os
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from secpipe.core.step import StepContext
+from secpipe.steps.redact import clean, redact_tokens
 
 MAX_LINE = 64 << 10
 MAX_LOG_LINES = 200
+MAX_LOG_BYTES = 1 << 20
 PROGRESS_INTERVAL = 0.05
 
 
@@ -76,14 +82,14 @@ def _handle(line: str, ctx: StepContext, state: dict[str, Any]) -> None:
                          str(message.get("what", ""))[:200])
         return
     if isinstance(message, dict) and message.get("event") == "error":
-        state["error"] = str(message.get("message", "")).splitlines()[0][:500] if \
+        state["error"] = _safe(str(message.get("message", "")).splitlines()[0]) if \
             message.get("message") else "failed"
         return
     text = str(message.get("message", "")) if isinstance(message, dict) and \
         message.get("event") == "log" else line
     if state["logged"] < MAX_LOG_LINES:
         state["logged"] += 1
-        ctx.log(text[:500])
+        ctx.log(_safe(text))
 
 
 def run_child(
@@ -93,7 +99,7 @@ def run_child(
     """Run ``argv`` and wait, forwarding progress; kill it on timeout or ``ctx.cancel``."""
     state: dict[str, Any] = {"error": "", "logged": 0, "last_progress": 0.0}
     started = time.monotonic()
-    with log_path.open("wb") as stderr:
+    with tempfile.TemporaryFile() as stderr:  # raw stderr never lands in the step's folder
         try:
             proc = subprocess.Popen(
                 list(argv), cwd=str(cwd), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -101,6 +107,7 @@ def run_child(
                 start_new_session=True,
             )
         except OSError as exc:
+            log_path.write_text("", encoding="utf-8")
             return ProcOutcome(None, False, False, f"cannot start {argv[0]!r}: {exc.strerror}",
                                0.0)
 
@@ -122,16 +129,25 @@ def run_child(
                 break
             time.sleep(0.05)
         reader.join(5.0)
-    error = state["error"] or _last_line(log_path)
+        lines = _keep_log(stderr, log_path)
+    error = state["error"] or (lines[-1] if lines else "")
     code = None if (timed_out or cancelled) else proc.returncode
     return ProcOutcome(code, timed_out, cancelled, error, time.monotonic() - started)
 
 
-def _last_line(path: Path) -> str:
-    try:
-        with path.open("rb") as fh:
-            fh.seek(max(0, path.stat().st_size - 4096))
-            lines = [ln for ln in fh.read().decode("utf-8", "replace").splitlines() if ln.strip()]
-    except OSError:
-        return ""
-    return lines[-1].strip()[:500] if lines else ""
+def _keep_log(raw: IO[bytes], log_path: Path) -> list[str]:
+    """Write the tail of the child's stderr, line by line redacted, to ``log_path``."""
+    size = raw.seek(0, os.SEEK_END)
+    raw.seek(max(0, size - MAX_LOG_BYTES))
+    text = raw.read().decode("utf-8", "replace")
+    lines = [_safe(line) for line in text.splitlines() if line.strip()]
+    header = [f"[secpipe: first {size - MAX_LOG_BYTES} bytes left out]"] \
+        if size > MAX_LOG_BYTES else []
+    log_path.write_text("\n".join([*header, *lines]) + ("\n" if lines else ""),
+                        encoding="utf-8")
+    return lines
+
+
+def _safe(text: str) -> str:
+    """A child's line as secpipe keeps it: one line, bounded, long random tokens masked."""
+    return redact_tokens(clean(text, 500))
