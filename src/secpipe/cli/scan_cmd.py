@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from secpipe import __version__
 from secpipe.cli.render import ConsoleSink, findings_table
@@ -154,13 +154,26 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(render(record))
     else:
         findings_table(result.findings, sys.stdout)
-        for skipped in result.skipped:
-            sys.stdout.write(f"  skipped {skipped.path}: {skipped.reason}\n")
+        _skipped_summary(result, sys.stdout)
         sys.stdout.write(f"\n{result.message or 'scan complete'} ({duration:.2f}s)\n")
     if result.status is StepStatus.ERROR:
         print(f"secpipe: error: {result.message}", file=sys.stderr)
         return 2
     return 1 if any(f.severity.rank >= fail_on.rank for f in result.findings) else 0
+
+
+def _skipped_summary(result: StepResult, out: TextIO, shown: int = 5) -> None:
+    """Skipped inputs grouped by reason (binaries are many and dull; the rest are listed)."""
+    groups: dict[str, list[str]] = {}
+    for skipped in result.skipped:
+        groups.setdefault(skipped.reason.split(":")[0].split(" (")[0], []).append(
+            f"{skipped.path}: {skipped.reason}")
+    for reason, lines in sorted(groups.items()):
+        out.write(f"  skipped {len(lines)} input(s): {reason}\n")
+        for line in lines[:shown]:
+            out.write(f"    {line}\n")
+        if len(lines) > shown:
+            out.write(f"    … and {len(lines) - shown} more (--json lists all)\n")
 
 
 def _as_run(name: str, kind: str, root: str, started: float, duration: float,

@@ -143,3 +143,14 @@ def test_default_excludes_can_be_turned_off(project: Path, run_step: RunStep) ->
     assert paths == {"src/settings.py", ".git/leak", "node_modules/pkg/x.js"}
     paths = {f.location.path for f in run_step(project, exclude=["src/"]).findings}
     assert paths == set()
+
+
+def test_cancel_stops_the_scan(project: Path, tmp_path: Path) -> None:
+    from secpipe.core.errors import StepError
+    from secpipe.core.step import StepContext
+
+    _project(project)
+    ctx = StepContext(project_root=project, workdir=tmp_path / "w")
+    ctx.cancel.set()
+    with pytest.raises(StepError, match="cancelled"):
+        step.SecretsScanStep().run(ctx, step.SecretsScanStep.Settings())

@@ -225,8 +225,6 @@ def judge(full: str, extra_allow: frozenset[str] = frozenset()) -> Judgement:
         return Judgement(Verdict.SAFE, "on the allowlist")
     if full in CONDITIONAL:
         return Judgement(Verdict.SAFE, "allowlisted; the globals in its arguments are judged")
-    if set(full.split(".")[1:]) & _NOTORIOUS:
-        return Judgement(Verdict.DANGEROUS, "named like a process or eval primitive")
     parts = full.split(".")
     module, _, name = full.rpartition(".")
     if module == "torch._C._nn" and re.match(r"^[a-z][a-z0-9_]*$", name):
@@ -242,6 +240,8 @@ def judge(full: str, extra_allow: frozenset[str] = frozenset()) -> Judgement:
     for p in parts[1:-1] if len(parts) > 2 else ():
         if p in _DANGEROUS_ROOTS and p not in ("code", "test", "profile", "trace", "types", "io"):
             return Judgement(Verdict.DANGEROUS, f"reaches module {p!r} through a dotted name")
+    if set(parts[1:]) & _NOTORIOUS:
+        return Judgement(Verdict.DANGEROUS, "named like a process, eval or file primitive")
     if module in _FUNCTION_MODULES and not name.startswith("_") and name not in _NOT_PURE:
         return Judgement(Verdict.SAFE, "array math function")
     if "." not in name and (_class_allowed(module, name) or _cython_allowed(module, name)):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import mmap
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from secpipe.core.findings import Finding, Severity
@@ -44,7 +44,7 @@ class Budgets:
     """Compression ratio above which a large member is a bomb."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class FileReport:
     """What scanning one file produced."""
 
@@ -61,10 +61,13 @@ class Scan:
     """Mutable state of one file's scan."""
 
     coll: Collector
+    """Findings and formats collected so far."""
     deadline: float
+    """``time.monotonic()`` after which the file's analysis stops (a finding says so)."""
     root_dir: Path | None
+    """Folder of the file on disk (None for in-memory blobs)."""
     bytes_read: int = 0
-    notes: list[str] = field(default_factory=list)
+    """Bytes read, decompressed or copied so far (the byte budgets count these)."""
 
 
 class ModelScanner:
