@@ -64,6 +64,17 @@ def main(root: Path) -> list[dict[str, str]]:
     tf.saved_model.save(cnn, str(base / "savedmodel/cnn"))
     ok("benign/savedmodel/cnn", "tf-savedmodel", "savedmodel",
        "tf.saved_model.save of a functional Keras CNN")
+    with tf.Graph().as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
+        w = tf.compat.v1.get_variable("w", [4], initializer=tf.compat.v1.ones_initializer())
+        tf.identity(x * w, name="y")
+        with tf.compat.v1.Session() as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            b = tf.compat.v1.saved_model.Builder(str(base / "savedmodel/v1_text"))
+            b.add_meta_graph_and_variables(sess, ["serve"])
+            b.save(as_text=True)
+    ok("benign/savedmodel/v1_text", "tf-savedmodel-text", "savedmodel",
+       "TF1-style SavedModel saved as text (saved_model.pbtxt) with SaveV2/RestoreV2")
     return out
 
 

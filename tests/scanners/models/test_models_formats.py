@@ -338,8 +338,28 @@ def test_keras_h5_raw_scan_without_h5py(tmp_path: Path, monkeypatch: pytest.Monk
     p = tmp_path / "m.h5"
     with h5py.File(p, "w") as f:
         f.attrs["model_config"] = json.dumps(cfg)
-    monkeypatch.setattr(keras_fmt, "_h5py_configs", lambda *a: None)
-    assert rules(scan(p)) == {"models.keras.lambda-layer"}
+    monkeypatch.setattr(keras_fmt.hdf5, "available", lambda: False)
+    f = scan(p)
+    assert rules(f) == {"models.keras.lambda-layer"}
+    assert dict(f[0].properties)["format"] == "keras-h5 (raw scan)"
+
+
+def test_bypass_hdf5_reader_crash_is_contained(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # fuzzing made libhdf5 segfault on a mutated .h5: the reader runs in its own process, so a
+    # crash is a finding and the raw scan still runs
+    h5py = pytest.importorskip("h5py")
+    from secpipe.scanners.models import hdf5
+
+    p = tmp_path / "m.h5"
+    with h5py.File(p, "w") as f:
+        f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": {
+            "layers": [{"class_name": "Lambda", "config": {"name": "l", "function": ["AA"]}}]}})
+    monkeypatch.setattr(hdf5, "_READER", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
+    f = scan(p)
+    assert {"models.scan-incomplete", "models.keras.lambda-layer"} <= rules(f)
+    crash = next(x for x in f if x.rule_id == "models.scan-incomplete")
+    assert crash.severity is Severity.HIGH and "signal 11" in crash.message
 
 
 def test_bypass_gzip_payload_split_across_members(tmp_path: Path) -> None:

@@ -149,10 +149,12 @@ class ModelScanner:
         elif kind == "keras-metadata":
             tf_onnx.scan_keras_metadata(buf, where.typed("keras"), coll)
         elif kind == "json":
-            keras_fmt.scan_json_config(buf, where.typed("keras"), coll)
+            if buf.find(b'"class_name"', 0, 1 << 16) >= 0:  # else a data file: not parsed
+                keras_fmt.scan_json_config(buf, where.typed("keras"), coll)
         elif kind == "hdf5":
             keras_fmt.scan_hdf5(buf, where.typed("keras-h5"), coll, file_path,
-                                self.budgets.max_member_bytes)
+                                self.budgets.max_member_bytes,
+                                max(1.0, scan.deadline - time.monotonic()))
         elif kind == "zip":
             scan_zip(self, buf, where, scan)
         elif kind == "tar":

@@ -6,19 +6,19 @@ allowlist's ladder), Keras functions that turn safety off or fetch files, and TF
 call file or Python-callback ops.
 
 HDF5: the root ``model_config`` / ``training_config`` attributes are read with h5py when it is
-installed (metadata only; datasets are never read). Without h5py a bounded scan of the first
-bytes of the file looks for the JSON config string instead (attributes live in the root object
-header, near the start of the file).
+installed, in a separate resource-limited process (:mod:`.hdf5`; libhdf5 crashes on some
+malformed files), and a raw scan of the whole file for JSON configs runs in any case (with or
+without h5py); each finding's format says which reader found the config.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 from secpipe.core.findings import Severity
+from secpipe.scanners.models import hdf5
 from secpipe.scanners.models.callables import Verdict, judge
 from secpipe.scanners.models.pickle_values import Buf
 from secpipe.scanners.models.report import Collector, Where
@@ -31,7 +31,6 @@ _TF_OP_PREFIXES = ("io.", "py_function", "numpy_function", "compat.v1.py_func", 
                    "debugging.", "summary.", "data.experimental.", "saved_model.", "keras.utils")
 _MAX_NODES = 2_000_000
 _MAX_DEPTH = 256
-_RAW_SCAN = 64 << 20
 
 
 def scan_json_config(buf: Buf, where: Where, coll: Collector) -> None:
@@ -112,48 +111,31 @@ def _check_object(node: dict[str, Any], where: Where, coll: Collector) -> None:
                  f"config references {full}, outside Keras", key=full, props={"callable": full})
 
 
-def scan_hdf5(buf: Buf, where: Where, coll: Collector, file_path: Path | None,
-              limit: int) -> None:
-    """Read a Keras ``.h5`` model's config attributes (h5py, or a bounded raw scan)."""
+def scan_hdf5(buf: Buf, where: Where, coll: Collector, file_path: Path | None, limit: int,
+              seconds: float) -> None:
+    """Read a Keras ``.h5`` model's config attributes: h5py in an isolated process when it is
+    installed (:mod:`.hdf5`), plus a raw scan of the whole file for JSON configs."""
     coll.formats.add("keras-h5")
-    configs = _h5py_configs(buf, file_path, limit)
-    method = "h5py"
-    if configs is None:
-        method = "raw scan"
-        configs = _raw_configs(buf)
-    where = where.typed(f"keras-h5 ({method})")  # which reader found the config
-    for text in configs:
+    result = hdf5.read_configs(buf, file_path, limit, seconds)
+    if result.problem:
+        coll.add("models.scan-incomplete", Severity.HIGH, where,
+                 f"{result.problem}: a malformed file that may target HDF5 readers",
+                 key="hdf5-reader", props={"reason": result.problem})
+    configs = [(text, "h5py") for text in result.configs or []]
+    configs += [(text, "raw scan") for text in _raw_configs(buf)]
+    for text, method in configs:
+        inner = where.typed(f"keras-h5 ({method})")  # which reader found the config
         try:
             data = json.loads(text)
         except (ValueError, RecursionError):
-            coll.incomplete(where, f"HDF5 model_config is not valid JSON ({method})")
+            coll.incomplete(inner, f"HDF5 model_config is not valid JSON ({method})")
             continue
-        check_config(data, where, coll)
-
-
-def _h5py_configs(buf: Buf, file_path: Path | None, limit: int) -> list[str] | None:
-    try:
-        import h5py  # type: ignore[import-untyped,unused-ignore]
-    except ImportError:
-        return None
-    if file_path is None and len(buf) > limit:
-        return None
-    try:
-        source: Any = str(file_path) if file_path is not None else io.BytesIO(bytes(buf))
-        with h5py.File(source, "r") as f:
-            out = []
-            for key in ("model_config", "training_config"):
-                if key in f.attrs:
-                    v = f.attrs[key]
-                    out.append(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v))
-            return out
-    except Exception:  # h5py raises many types on hostile files: fall back to the raw scan
-        return None
+        check_config(data, inner, coll)
 
 
 def _raw_configs(buf: Buf) -> list[str]:
     out: list[str] = []
-    end = min(len(buf), _RAW_SCAN)
+    end = len(buf)  # bytes.find / mmap.find run at memory speed
     pos = 0
     decoder = json.JSONDecoder()
     while len(out) < 4:
