@@ -134,6 +134,16 @@ def _fp_table(res: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _blind(res: dict[str, Any], tool: str, tech: str) -> bool:
+    """True when ``tool`` flags a benign file of the technique's format for the same reason
+    (same detail text) as the technique's first file: a catch that does not discriminate."""
+    labels, det = res["labels"], res["detection"]
+    first = next(p for p, v in sorted(labels.items()) if v["technique"] == tech)
+    fmt, why = labels[first]["fmt"], det[first][tool]["detail"]
+    return any(v["label"] == "benign" and v["fmt"] == fmt and det[p][tool]["status"] == "flagged"
+               and det[p][tool]["detail"] == why for p, v in labels.items())
+
+
 def gaps(res: dict[str, Any]) -> list[str]:
     """Techniques some peer catches fully that secpipe does not."""
     if "secpipe" not in _tools(res):
@@ -142,7 +152,10 @@ def gaps(res: dict[str, Any]) -> list[str]:
     for tech, row in techniques(res).items():
         peers = [t for t in row if t != "secpipe" and row[t][0] == row[t][2]]
         if peers and row["secpipe"][0] < row["secpipe"][2]:
-            out.append(f"- {tech}: caught by {', '.join(NAMES[p] for p in peers)}")
+            names = [NAMES[p] + (" (not discriminating: it flags benign files of this format for "
+                                 "the same reason)" if _blind(res, p, tech) else "")
+                     for p in peers]
+            out.append(f"- {tech}: caught by {', '.join(names)}")
     return out
 
 
@@ -178,10 +191,12 @@ def techniques_md(res: dict[str, Any]) -> str:
            "\"caught by\" = the tool flagged every file of the technique; \"partly\" = some. "
            "The bullets give each tool's verdict on the first file and its first reason: a tool "
            "that flags a format's benign files for the same reason (e.g. fickling's \"invalid "
-           "opcodes\" on any non-pickle file) is not really detecting the technique.", ""]
+           "opcodes\" on any non-pickle file) is not really detecting the technique; such "
+           "catches are marked \"not discriminating\".", ""]
     for t, d in sorted(info.items()):
         row = tech[t]
-        full = [NAMES[x] for x in tools if row[x][0] == row[x][2]]
+        full = [NAMES[x] + (" (not discriminating)" if _blind(res, x, t) else "")
+                for x in tools if row[x][0] == row[x][2]]
         part = [f"{NAMES[x]} {row[x][0]}/{row[x][2]}" for x in tools if 0 < row[x][0] < row[x][2]]
         miss = [NAMES[x] for x in tools if row[x][0] == 0]
         out += [f"## {t} ({d['fmt']})", "", "Trick: " + " / ".join(d["desc"]),

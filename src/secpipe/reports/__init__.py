@@ -30,4 +30,7 @@ def write_report(run: RunRecord, fmt: str, output: Path | None) -> None:
     fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # a report is an ordinary file, not a private temp file
     os.replace(tmp, output)

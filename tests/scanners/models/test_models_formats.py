@@ -408,3 +408,22 @@ def test_gguf_template_include_is_flagged(tmp_path: Path) -> None:
     kv: dict[str, str | int] = {"tokenizer.chat_template": "{% include 'x' %}{{ messages }}"}
     f = scan(_w(tmp_path, "m.gguf", gguf(kv)))
     assert [x.severity for x in f] == [Severity.HIGH]
+
+
+def test_bypass_savedmodel_text_format(tmp_path: Path) -> None:
+    d = tmp_path / "sm"
+    d.mkdir()
+    ok = ('saved_model_schema_version: 1\nmeta_graphs {\n  meta_info_def { stripped_op_list {'
+          ' op { name: "SaveV2" } } }\n  graph_def {\n    node { name: "s" op: "SaveV2" }\n'
+          '    node { name: "r" op: "RestoreV2" }\n  }\n}\n')
+    (d / "saved_model.pbtxt").write_text(ok)
+    report = ModelScanner().scan_file(d / "saved_model.pbtxt", "saved_model.pbtxt")
+    assert report.findings == [] and "savedmodel" in report.formats
+    # concatenated literals and octal escapes spell WriteFile; a comment line comes first
+    evil = ("# exported\nsaved_model_schema_version: 1\nmeta_graphs { graph_def { library {"
+            ' function { signature { name: "f" } node_def { name: "w" op: "Write" "F\\151le" }'
+            " } } } }\n")
+    (d / "saved_model.pbtxt").write_text(evil)
+    f = scan(d / "saved_model.pbtxt")
+    assert rules(f) == {"models.savedmodel.file-io-op"}
+    assert dict(f[0].properties)["node"] == "w"

@@ -146,6 +146,8 @@ class ModelScanner:
                               file_path.parent if file_path is not None else None)
         elif kind == "savedmodel":
             tf_onnx.scan_savedmodel(buf, where.typed("savedmodel"), coll)
+        elif kind == "savedmodel-text":
+            tf_onnx.scan_savedmodel_text(buf, where.typed("savedmodel-text"), coll)
         elif kind == "keras-metadata":
             tf_onnx.scan_keras_metadata(buf, where.typed("keras"), coll)
         elif kind == "json":

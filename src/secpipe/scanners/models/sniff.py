@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 
 from secpipe.scanners.models.pickle_scan import looks_like_pickle
@@ -12,6 +13,9 @@ from secpipe.scanners.models.zipread import find_eocd
 _PICKLE_FIRST = frozenset(b"(.0N]})cdeghIJKLlMNpqrsStTUVXabiojP\x80")
 """Bytes a protocol 0/1 pickle can start with (a trial decode decides)."""
 
+_TEXT_PROTO = re.compile(rb"^(?:\s|#[^\n]*\n)*(?:saved_model_schema_version\s*:"
+                         rb"|meta_graphs\s*:?\s*\{|node\s*:?\s*\{|library\s*:?\s*\{)")
+"""A SavedModel or GraphDef in protobuf text format (comments and blank lines first allowed)."""
 _ONNX_FIELDS = frozenset([1, 2, 3, 4, 5, 6, 7, 8, 14, 20, 25])
 _SAVEDMODEL_FIELDS = frozenset([1, 2])
 
@@ -19,7 +23,8 @@ _SAVEDMODEL_FIELDS = frozenset([1, 2])
 def sniff(buf: Buf) -> str | None:
     """The format name of ``buf``: ``zip``, ``npy``, ``hdf5``, ``gguf``, ``7z``, ``gzip``, ``bz2``,
     ``xz``, ``lz4``, ``zfile`` (old joblib), ``lzma``, ``zlib``, ``tar``, ``safetensors``,
-    ``pickle``, ``onnx``, ``savedmodel``, ``keras-metadata``, ``json``; None when none."""
+    ``pickle``, ``onnx``, ``savedmodel``, ``savedmodel-text``, ``keras-metadata``, ``json``;
+    None when none."""
     size = len(buf)
     head = bytes(buf[:16])
     if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
@@ -61,6 +66,8 @@ def sniff(buf: Buf) -> str | None:
         return "zip"
     if head[:1] == b"{" and size <= 64 << 20:
         return "json"
+    if _TEXT_PROTO.match(bytes(buf[:4096])):
+        return "savedmodel-text"
     if size and head[0] in _PICKLE_FIRST and looks_like_pickle(buf):
         return "pickle"
     return None

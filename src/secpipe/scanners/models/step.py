@@ -68,13 +68,15 @@ class ModelScanStep(StepKind):
             files += _run_outputs(root, ctx)
         findings: list[Finding] = []
         models = scanned = bytes_read = bytes_total = 0
-        started = time.monotonic()
+        started = next_report = time.monotonic()
         for i, (path, rel) in enumerate(files):
             if ctx.cancel.is_set():
                 return StepResult(status=StepStatus.ERROR, findings=tuple(findings),
                                   message=f"cancelled after {i} of {len(files)} files",
                                   tool=f"secpipe {__version__}")
-            ctx.progress(i, len(files), rel)
+            if time.monotonic() >= next_report:  # a few updates a second, not one per file
+                ctx.progress(i, len(files), rel)
+                next_report = time.monotonic() + 0.25
             try:
                 size = path.stat().st_size
                 if settings.max_file_bytes and size > settings.max_file_bytes:

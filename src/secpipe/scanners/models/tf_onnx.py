@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import posixpath
+import re
 from pathlib import Path
 
 from secpipe.core.findings import Severity
@@ -272,3 +274,47 @@ def scan_keras_metadata(buf: Buf, where: Where, coll: Collector) -> None:
                     keras_fmt.check_config(meta, where, coll)
     except ProtoError:
         return
+
+
+# ---------------------------------------------------------------- text format (.pbtxt)
+
+_TEXT_OP = re.compile(rb"\bop\s*:\s*((?:\"(?:[^\"\\\n]|\\.)*\"\s*|'(?:[^'\\\n]|\\.)*'\s*)+)")
+_TEXT_PIECE = re.compile(rb"\"((?:[^\"\\\n]|\\.)*)\"|'((?:[^'\\\n]|\\.)*)'")
+_TEXT_NAME = re.compile(rb"\bname\s*:\s*\"((?:[^\"\\\n]|\\.)*)\"")
+_TEXT_FILE_STREAM = re.compile(rb"\"output_stream\"\s*value\s*:?\s*\{\s*s\s*:\s*\"file://")
+_TEXT_LIMIT = 256 << 20
+
+
+def _unquote(raw: bytes) -> str:
+    """Concatenated text-format string literals, C escapes decoded (``"Write" "F\\151le"``)."""
+    out = b""
+    for m in _TEXT_PIECE.finditer(raw):
+        out += codecs.escape_decode(m.group(1) if m.group(1) is not None else m.group(2))[0]
+    return out.decode("utf-8", "replace")
+
+
+def scan_savedmodel_text(buf: Buf, where: Where, coll: Collector) -> None:
+    """A SavedModel or GraphDef in protobuf *text* format (``saved_model.pbtxt``): TensorFlow
+    loads it when no binary ``saved_model.pb`` is there. Every ``op: "..."`` of every node, in
+    the graph and in the function library, is checked like the binary form."""
+    coll.formats.add("savedmodel")
+    if len(buf) > _TEXT_LIMIT:
+        coll.incomplete(where, f"text SavedModel larger than {_TEXT_LIMIT} bytes")
+    data = bytes(buf[:_TEXT_LIMIT])
+    for m in _TEXT_OP.finditer(data):
+        op = _unquote(m.group(1))
+        names = _TEXT_NAME.findall(data, max(0, m.start() - 512), m.start())
+        node = names[-1].decode("utf-8", "replace") if names else "?"
+        if op in _TF_PYTHON_OPS:
+            coll.add("models.savedmodel.python-op", Severity.CRITICAL, where,
+                     f"{op} node {node!r} calls back into Python code", offset=m.start(),
+                     key=f"text/{m.start()}", props={"op": op, "node": node, "scope": "text"})
+        elif op in _TF_FILE_OPS:
+            sev, what = _TF_FILE_OPS[op]
+            coll.add("models.savedmodel.file-io-op", sev, where, f"{op} node {node!r} {what}",
+                     offset=m.start(), key=f"text/{m.start()}",
+                     props={"op": op, "node": node, "scope": "text"})
+    for m in _TEXT_FILE_STREAM.finditer(data):
+        coll.add("models.savedmodel.file-io-op", Severity.HIGH, where,
+                 "a Print node writes to a file:// output stream", offset=m.start(),
+                 key=f"text/print/{m.start()}", props={"op": "PrintV2", "scope": "text"})
