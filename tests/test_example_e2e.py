@@ -63,3 +63,32 @@ def test_mlsecops_on_example_fails_on_planted_secret_then_passes_after_suppressi
         text = out.read_text()
         assert token not in text
         assert len(text) > 200
+
+
+@pytest.mark.slow
+def test_mlsecops_model_gate_catches_pickles_and_planted_malicious_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "request-classifier"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".secpipe", "data", "artifacts",
+                                                                  "models", "__pycache__"))
+    for script in ("build_dataset.py", "train.py", "plant_malicious_model.py"):
+        subprocess.run([sys.executable, str(root / script)], check=True, capture_output=True,
+                       cwd=root)
+    assert main(["suppress", "--rule", "secrets.huggingface-token", "--path",
+                 "notebooks/explore.ipynb", "--reason", "planted demo token",
+                 "-C", str(root)]) == 0
+    capsys.readouterr()
+    assert main(["run", "mlsecops", "-C", str(root), "-q", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    gate = next(s for s in report["steps"] if s["id"] == "model-gate")
+    assert gate["status"] == "failed"
+    assert not any(s["kind"] == "sign" for s in report["steps"])  # nothing unsafe gets signed
+    models = [f for f in report["findings"] if f["scanner"] == "scan-models"]
+    planted = [f for f in models if f["location"]["path"] == "models/encoder-finetuned.bin"
+               and f["severity"] == "critical"]
+    assert planted and planted[0]["properties"]["callable"] == "posix.system"
+    pickled = {f["location"]["path"] for f in models
+               if f["rule_id"] == "models.pickle.unsafe-format"}
+    assert {"artifacts/model.pkl", "artifacts/tokenizer.pkl",
+            "artifacts/label_encoder.pkl"} <= pickled

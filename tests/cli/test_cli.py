@@ -60,6 +60,14 @@ def test_every_command_has_a_parser() -> None:
     assert set(sub.choices) == set(COMMANDS)  # type: ignore[arg-type]
 
 
+def test_lazy_help_lines_match_the_modules_own() -> None:
+    # only the command being run is imported; the others show COMMANDS' help line, which must be
+    # the same as the one their module gives
+    full = build_parser().format_help()
+    for name in COMMANDS:
+        assert build_parser(only=name).format_help() == full, name
+
+
 def test_run_gate_fails_then_suppression_passes(project: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     _project(project)

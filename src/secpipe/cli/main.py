@@ -3,46 +3,38 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 
 from secpipe import __version__
-from secpipe.cli import (
-    baseline_cmd,
-    gate_cmd,
-    init_cmd,
-    report_cmd,
-    run_cmd,
-    runs_cmd,
-    scan_cmd,
-    sign_cmd,
-    steps_cmd,
-    store_cmd,
-    suppress_cmd,
-    verify_cmd,
-)
 from secpipe.core.errors import SecpipeError
 
 EPILOG = """exit codes: 0 passed · 1 a gate failed · 2 usage/config error or a step could not
 complete · 130 interrupted"""
 
-#: command name -> module with add_parser(subparsers) and run(args) -> int
-COMMANDS: dict[str, ModuleType] = {
-    "run": run_cmd,
-    "scan": scan_cmd,
-    "gate": gate_cmd,
-    "runs": runs_cmd,
-    "report": report_cmd,
-    "baseline": baseline_cmd,
-    "suppress": suppress_cmd,
-    "sign": sign_cmd,
-    "verify": verify_cmd,
-    "store": store_cmd,
-    "init": init_cmd,
-    "steps": steps_cmd,
+#: command name -> (module in secpipe.cli with add_parser(subparsers, common) and run(args) -> int,
+#: one-line help). Only the module of the command being run is imported.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("run_cmd", "run a pipeline (default: mlsecops)"),
+    "scan": ("scan_cmd", "run one scanner on a path"),
+    "gate": ("gate_cmd", "judge a recorded run against the policy"),
+    "runs": ("runs_cmd", "list past runs"),
+    "report": ("report_cmd", "render a report of a run"),
+    "baseline": ("baseline_cmd", "record a run's findings as the baseline"),
+    "suppress": ("suppress_cmd", "suppress a finding with a reason and an expiry"),
+    "sign": ("sign_cmd", "sign a model (file or folder) and attest a run"),
+    "verify": ("verify_cmd", "verify a signed model, its attestation and a policy"),
+    "store": ("store_cmd", "list, push and pull runs in an artifact store"),
+    "init": ("init_cmd", "write a commented secpipe.yaml"),
+    "steps": ("steps_cmd", "list step kinds and built-in pipelines"),
 }
+
+
+def command_module(name: str) -> ModuleType:
+    return importlib.import_module(f"secpipe.cli.{COMMANDS[name][0]}")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,7 +43,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"secpipe: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser; with ``only``, just that command's module is imported (the others get a
+    help line, which is all argparse needs unless they are the command being run)."""
     parser = _Parser(
         prog="secpipe",
         description="Run MLSecOps and DevSecOps pipelines: scan, gate, train, sign, store.",
@@ -71,13 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", help="print machine-readable JSON")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in COMMANDS.values():
-        module.add_parser(subparsers, common)
+    for name, (_, help_text) in COMMANDS.items():
+        if only is None or name == only:
+            command_module(name).add_parser(subparsers, common)
+        else:
+            subparsers.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(first if first in COMMANDS else None)
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help(sys.stderr)

@@ -25,7 +25,7 @@ from secpipe.core.findings import Severity
 from secpipe.core.registry import load_kind
 from secpipe.core.results import StepResult, StepStatus
 from secpipe.core.step import StepContext
-from secpipe.pipeline.config import validate_settings
+from secpipe.pipeline.validation import validate_settings
 from secpipe.reports import FORMATS, write_report
 from secpipe.runstore.records import RunRecord, StageRecord, StepRecord
 

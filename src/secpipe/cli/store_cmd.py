@@ -14,7 +14,8 @@ from secpipe.cli.common import open_project, open_store, print_json
 from secpipe.core.errors import ConfigError
 from secpipe.core.step import StepContext
 from secpipe.keys.refs import SecretResolver
-from secpipe.pipeline.config import Project, format_validation_error
+from secpipe.pipeline.config import Project
+from secpipe.pipeline.validation import format_validation_error
 from secpipe.stores.interface import ArtifactStore
 from secpipe.stores.manifest import fetch, publish, published_runs, read_manifest, resolve_run
 from secpipe.stores.manifest import run_prefix as prefix_of

@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from secpipe.cli.common import open_project
 from secpipe.core.errors import InputError
-from secpipe.pipeline.config import SUPPRESSIONS_FILE, format_validation_error, read_yaml
+from secpipe.pipeline.config import SUPPRESSIONS_FILE, read_yaml
+from secpipe.pipeline.validation import format_validation_error
 from secpipe.policy.model import SuppressionSpec
 
 DEFAULT_DAYS = 90

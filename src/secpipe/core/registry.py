@@ -10,7 +10,6 @@ configuration file can only name a kind, never a module.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import entry_points
 
 from secpipe.core.errors import ConfigError
 from secpipe.core.step import StepKind
@@ -38,6 +37,8 @@ def builtin_kinds() -> list[str]:
 
 
 def _third_party() -> dict[str, object]:
+    from importlib.metadata import entry_points  # slow to import; only needed for plugins
+
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 

@@ -124,7 +124,7 @@ class MetricsFile(_Strict):
 
 def read_metrics_file(path: Path) -> MetricsFile:
     """Read and validate; :class:`InputError` names the file and the bad key."""
-    from secpipe.pipeline.config import format_validation_error
+    from secpipe.pipeline.validation import format_validation_error
 
     try:
         size = path.stat().st_size

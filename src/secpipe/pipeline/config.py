@@ -15,26 +15,12 @@ from secpipe.core.registry import load_kind
 from secpipe.core.step import StepKind, StepSettings
 from secpipe.pipeline.builtin import builtin_pipeline, builtin_pipeline_names
 from secpipe.pipeline.model import PipelineSpec, ProjectConfig, StepSpec
+from secpipe.pipeline.validation import format_validation_error, validate_settings
 from secpipe.policy.model import SuppressionSpec
 
 CONFIG_NAMES = ("secpipe.yaml", "secpipe.yml", ".secpipe.yaml")
 SUPPRESSIONS_FILE = ".secpipe-suppressions.yaml"
 MAX_CONFIG_BYTES = 1 << 20
-
-
-def format_validation_error(source: str, exc: ValidationError) -> str:
-    """One line per problem, each naming the key path: ``secpipe.yaml: policy.fail_on: …``."""
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err["loc"])
-        loc = loc.replace(".[", "[")
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
-        lines.append(f"{source}: {loc or '(top level)'}: {msg}")
-    return "; ".join(lines)
 
 
 def read_yaml(path: Path) -> Any:
@@ -101,13 +87,6 @@ class Project:
         data = self.config.model_dump(mode="json")
         data["suppressions"] = [s.model_dump(mode="json") for s in self.suppressions]
         return data
-
-
-def validate_settings(kind: type[StepKind], data: Mapping[str, Any], where: str) -> StepSettings:
-    try:
-        return kind.Settings.model_validate(dict(data))
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(f"{where}.with", exc)) from None
 
 
 def find_config(root: Path) -> Path | None:

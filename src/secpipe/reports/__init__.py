@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from secpipe.reports import html, json_report, markdown, sarif
 from secpipe.runstore.records import RunRecord
+
+
+def _lazy(module: str) -> Callable[[RunRecord], str]:
+    """A renderer that imports its module on first use (the CLI starts faster)."""
+
+    def render(run: RunRecord) -> str:
+        renderer: Callable[[RunRecord], str] = importlib.import_module(
+            f"secpipe.reports.{module}").render
+        return renderer(run)
+
+    render.__qualname__ = f"{module}.render"
+    return render
+
 
 #: format name -> renderer (RunRecord -> text). Exhaustively tested in tests/reports.
 FORMATS: dict[str, Callable[[RunRecord], str]] = {
-    "html": html.render,
-    "json": json_report.render,
-    "markdown": markdown.render,
-    "sarif": sarif.render,
+    "html": _lazy("html"),
+    "json": _lazy("json_report"),
+    "markdown": _lazy("markdown"),
+    "sarif": _lazy("sarif"),
 }
 
 
