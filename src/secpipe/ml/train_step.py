@@ -10,6 +10,7 @@ the record is still written, with what was known so far.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import time
@@ -155,7 +156,7 @@ class TrainStep(StepKind):
                 location=Location(path="secpipe.yaml", member=f"{ctx.step_id or 'train'}.format"),
                 message=f"{note} ({_rel(model_path, ctx.project_root)})", key=fmt,
                 tags=("CWE-502", "OWASP-ML06"),
-                remediation="save with skops (format: skops) or safetensors/ONNX"))
+                remediation="save with format: skops or format: onnx (or safetensors)"))
         if capped:
             notes.append("per-epoch metrics beyond 1000 kept in the training record only")
         summary = self._summary(flat, metrics_file.folds, fmt)
@@ -164,6 +165,12 @@ class TrainStep(StepKind):
     def _estimator_argv(self, ctx: StepContext, settings: TrainSettings, state: _Progress,
                         out: Path) -> tuple[list[str], dict[str, str]]:
         file, func = settings.estimator_parts()
+        if settings.format == "onnx":
+            missing = [m for m in ("skl2onnx", "onnxruntime")
+                       if importlib.util.find_spec(m) is None]
+            if missing:
+                raise InputError(f"format onnx needs {' and '.join(missing)} "
+                                 "(pip install 'secpipe[onnx]'), or use format: skops")
         source = resolve_inside(ctx.project_root, file, "estimator file")
         if not source.is_file():
             raise InputError(f"estimator file {file} does not exist")

@@ -31,9 +31,11 @@ def emit(message: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def library_versions() -> dict[str, str]:
+def library_versions(fmt: str = "skops") -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for name in ("scikit-learn", "numpy", "scipy", "skops"):
+    names = ("scikit-learn", "numpy", "scipy") + (
+        ("skl2onnx", "onnx", "onnxruntime") if fmt == "onnx" else ("skops",))
+    for name in names:
         try:
             out[name] = version(name)
         except PackageNotFoundError:
@@ -98,10 +100,19 @@ def train(spec: dict[str, Any]) -> None:
     phases["final_fit"], clock = time.perf_counter() - clock, time.perf_counter()
     outdir = Path(spec["outdir"])
     dropped = slim(model)
+    agreement = None
     if spec["format"] == "pickle":
         name = "model.pkl"
         with (outdir / name).open("wb") as fh:
             pickle.dump(model, fh, protocol=4)
+    elif spec["format"] == "onnx":
+        from secpipe.ml.onnx_io import export
+
+        name = "model.onnx"
+        data, agreement = export(model, x, table.kind)
+        (outdir / name).write_bytes(data)
+        emit({"event": "log", "message": f"ONNX model agrees with the estimator on "
+              f"{agreement:.2%} of checked training rows"})
     else:
         import skops.io
 
@@ -111,12 +122,12 @@ def train(spec: dict[str, Any]) -> None:
     metrics = {
         "version": 1, "framework": f"scikit-learn {library_versions().get('scikit-learn', '?')}",
         "seed": seed, "model": name, "epochs": outcome.epochs, "folds": outcome.folds,
-        "libraries": library_versions(), "final_epochs": epochs,
+        "libraries": library_versions(spec["format"]), "final_epochs": epochs,
     }
     (outdir / "metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
     info = {"estimator": repr(model)[:4000], "classes": [str(c) for c in np.unique(y)],
             "incremental": bool(early is not None and outcome.best_epochs),
-            "slimmed": dropped, "seconds": phases}
+            "slimmed": dropped, "seconds": phases, "onnx_agreement": agreement}
     (outdir / "worker-info.json").write_text(json.dumps(info), encoding="utf-8")
 
 
