@@ -79,6 +79,9 @@ _DEVSECOPS: list[_Stage] = [
     ("runtime", [("guard", "guard", {})]),
 ]
 
+# step id -> kind that must be registered too (signing an image needs a step that builds one)
+_REQUIRES = {"sign-image": "build-image", "store-image": "build-image"}
+
 _DESCRIPTIONS = {
     "mlsecops": "MLSecOps: scan the project, gate, train, evaluate, scan the model, gate, "
     "sign, store",
@@ -110,7 +113,7 @@ def builtin_pipeline(name: str) -> PipelineSpec | None:
         kept = [
             {"uses": kind, "id": step_id, "with": settings}
             for kind, step_id, settings in steps
-            if kind in kinds
+            if kind in kinds and _REQUIRES.get(step_id, kind) in kinds
         ]
         if not kept or (is_gate and dropped_previous):
             dropped_previous = True
