@@ -98,10 +98,11 @@ def summary_table(run: RunRecord, out: TextIO) -> None:
             out.write(f"  fail: {reason}\n")
         for note in step.gate.notes:
             out.write(f"  note: {note}\n")
-    findings_table(run.findings, out)
+    findings_table(run.findings, out, accepted=run.accepted)
 
 
-def findings_table(findings: Sequence[Finding], out: TextIO, limit: int = 25) -> None:
+def findings_table(findings: Sequence[Finding], out: TextIO, limit: int = 25,
+                   accepted: dict[str, str] | None = None) -> None:
     if not findings:
         out.write("\nno findings\n")
         return
@@ -112,5 +113,7 @@ def findings_table(findings: Sequence[Finding], out: TextIO, limit: int = 25) ->
         ev = f"  {f.evidence}" if f.evidence else ""
         out.write(f"  {f.severity.value:<8} {f.rule_id:<34} {f.location.display()}{ev}\n")
         out.write(f"           {f.message}  [fingerprint {f.fingerprint}]\n")
+        if accepted and f.fingerprint in accepted:
+            out.write(f"           accepted: {accepted[f.fingerprint]}\n")
     if len(ordered) > limit:
         out.write(f"  … and {len(ordered) - limit} more (see `secpipe report`)\n")

@@ -50,6 +50,9 @@ class GateDecision:
     """Number of findings suppressed with a valid reason."""
     baselined: int = 0
     """Number of findings matched by the baseline."""
+    accepted: tuple[tuple[str, str], ...] = ()
+    """(fingerprint, why) of each finding the gate did not count: ``suppressed: <reason>`` or
+    ``in the baseline``. Reports mark these findings with it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +62,7 @@ class GateDecision:
             "counted": self.counted,
             "suppressed": self.suppressed,
             "baselined": self.baselined,
+            "accepted": [list(a) for a in self.accepted],
         }
 
     @classmethod
@@ -70,6 +74,7 @@ class GateDecision:
             counted=int(data.get("counted", 0)),
             suppressed=int(data.get("suppressed", 0)),
             baselined=int(data.get("baselined", 0)),
+            accepted=tuple((str(a[0]), str(a[1])) for a in data.get("accepted", ())),
         )
 
 

@@ -41,6 +41,7 @@ def evaluate(
     notes: list[str] = []
     counted: list[Finding] = []
     suppressed = baselined = 0
+    accepted: list[tuple[str, str]] = []
     expired_noted: set[int] = set()
     seen: set[str] = set()
     for f in findings:
@@ -63,9 +64,12 @@ def evaluate(
             break
         if active is not None:
             suppressed += 1
+            until = f", until {active.expires}" if active.expires else ""
+            accepted.append((f.fingerprint, f"suppressed: {active.reason}{until}"))
             continue
         if f.fingerprint in baseline:
             baselined += 1
+            accepted.append((f.fingerprint, "in the baseline"))
             continue
         counted.append(f)
 
@@ -97,4 +101,5 @@ def evaluate(
     if baselined:
         notes.append(f"{baselined} finding(s) already in the baseline")
     return GateDecision(passed=not reasons, reasons=tuple(reasons), notes=tuple(notes),
-                        counted=len(counted), suppressed=suppressed, baselined=baselined)
+                        counted=len(counted), suppressed=suppressed, baselined=baselined,
+                        accepted=tuple(accepted))

@@ -257,8 +257,9 @@ def _gates(run: RunRecord) -> str:
     return "".join(parts)
 
 
-def _finding(f: Finding) -> str:
-    fields = [("Rule", f"<code>{_e(f.rule_id)}</code>"), ("Scanner", _e(f.scanner)),
+def _finding(f: Finding, accepted: str | None = None) -> str:
+    fields = [] if accepted is None else [("Accepted", _e(accepted))]
+    fields += [("Rule", f"<code>{_e(f.rule_id)}</code>"), ("Scanner", _e(f.scanner)),
               ("Location", f"<code>{_e(f.location.display())}</code>"),
               ("Confidence", _e(f.confidence.value)), ("Message", _e(f.message))]
     if f.evidence:
@@ -272,6 +273,7 @@ def _finding(f: Finding) -> str:
     sev = f.severity.value
     return (f'<details class="finding" data-sev="{sev}" open><summary>'
             f"{_badge(sev, 's-' + sev)} {_e(f.title or f.rule_id)} "
+            f"{'' if accepted is None else _badge('accepted', 's-info') + ' '}"
             f'<span class="muted">{_e(f.location.display())}</span></summary><dl>{dl}</dl>'
             "</details>")
 
@@ -287,7 +289,7 @@ def _findings(run: RunRecord) -> str:
                  f'placeholder="filter findings" aria-label="filter findings"> {boxes}</div>')
     for sev, group in by_severity(findings):
         parts.append(f"<h3>{_e(sev.value.capitalize())} ({len(group)})</h3>")
-        parts.extend(_finding(f) for f in group)
+        parts.extend(_finding(f, run.accepted.get(f.fingerprint)) for f in group)
     return "".join(parts)
 
 

@@ -166,10 +166,12 @@ def _metrics(run: RunRecord) -> list[str]:
     return ["## Metrics", "", *_table(["Step", "Metric", "Value"], rows), ""]
 
 
-def _finding(i: int, f: Finding) -> list[str]:
-    out = [f"#### {i}. {md(f.title or f.rule_id)}", "",
-           f"- **Rule:** {code(f.rule_id)} ({md(f.scanner)}, confidence {f.confidence.value})",
-           f"- **Location:** {code(f.location.display())}"]
+def _finding(i: int, f: Finding, accepted: str | None = None) -> list[str]:
+    out = [f"#### {i}. {md(f.title or f.rule_id)}", ""]
+    if accepted is not None:
+        out += [f"*Accepted by the gate — {md(accepted)}*", ""]
+    out += [f"- **Rule:** {code(f.rule_id)} ({md(f.scanner)}, confidence {f.confidence.value})",
+            f"- **Location:** {code(f.location.display())}"]
     if f.message:
         out.append(f"- **Message:** {md(f.message)}")
     if f.evidence:
@@ -192,7 +194,7 @@ def _findings(run: RunRecord) -> list[str]:
         out += [f"### {sev.value.capitalize()} ({len(group)})", ""]
         for f in group:
             n += 1
-            out += _finding(n, f)
+            out += _finding(n, f, run.accepted.get(f.fingerprint))
     return out
 
 

@@ -20,8 +20,9 @@ same shape imports there with the right tool per finding.
   ``path!member``) plus ``properties`` ``member``/``line``/``offset``, because a region there
   would point at the wrong bytes of the container.
 - One invocation per step: ``executionSuccessful`` false for steps that errored, and its skipped
-  inputs as ``toolExecutionNotifications``. Suppressions are decided by gates, not known to the
-  findings, so results carry none. Gate decisions go to the log's ``properties.secpipe``.
+  inputs as ``toolExecutionNotifications``. A finding a gate of the run accepted (suppressed with a
+  reason, or in the baseline) carries an ``external``/``accepted`` suppression with that reason as
+  justification (GitHub closes such alerts). Gate decisions go to the log's ``properties.secpipe``.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def _rules(findings: list[Finding]) -> tuple[list[dict[str, Any]], dict[str, int
     return rules, order
 
 
-def _result(f: Finding, rule_index: int) -> dict[str, Any]:
+def _result(f: Finding, rule_index: int, accepted: str | None = None) -> dict[str, Any]:
     props: dict[str, Any] = {"severity": f.severity.value, "confidence": f.confidence.value,
                              "scanner": f.scanner}
     if f.evidence:
@@ -142,7 +143,7 @@ def _result(f: Finding, rule_index: int) -> dict[str, Any]:
         props["remediation"] = f.remediation
     if f.properties:
         props["details"] = dict(f.properties)
-    return {
+    result: dict[str, Any] = {
         "ruleId": f.rule_id,
         "ruleIndex": rule_index,
         "level": LEVEL[f.severity],
@@ -151,6 +152,11 @@ def _result(f: Finding, rule_index: int) -> dict[str, Any]:
         "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
         "properties": props,
     }
+    if accepted is not None:
+        # accepted by the project's policy (a suppression with its reason, or the baseline)
+        result["suppressions"] = [{"kind": "external", "status": "accepted",
+                                   "justification": accepted}]
+    return result
 
 
 def _invocation(step: StepRecord) -> dict[str, Any]:
@@ -198,13 +204,15 @@ def _driver(name: str, steps: Iterable[StepRecord]) -> dict[str, Any]:
 def _sarif_run(run: RunRecord, name: str, steps: list[StepRecord],
                findings: list[Finding]) -> dict[str, Any]:
     rules, index = _rules(findings)
+    accepted = run.accepted
     driver = _driver(name, steps)
     driver["rules"] = rules
     out: dict[str, Any] = {
         "tool": {"driver": driver},
         "automationDetails": {"id": f"secpipe/{run.pipeline}/{name}/{run.run_id}"},
         "invocations": [_invocation(s) for s in steps],
-        "results": [_result(f, index[f.rule_id]) for f in findings],
+        "results": [_result(f, index[f.rule_id], accepted.get(f.fingerprint))
+                    for f in findings],
         "columnKind": "unicodeCodePoints",
         "properties": {"secpipe": {"scanner": name, "steps": [s.step_id for s in steps]}},
     }

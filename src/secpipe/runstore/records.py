@@ -96,3 +96,13 @@ class RunRecord:
     @property
     def gates(self) -> tuple[StepRecord, ...]:
         return tuple(s for s in self.steps if s.gate is not None)
+
+    @property
+    def accepted(self) -> dict[str, str]:
+        """fingerprint -> why the gates did not count it (suppressed with a reason, or in the
+        baseline); a later gate's word wins."""
+        out: dict[str, str] = {}
+        for step in self.gates:
+            assert step.gate is not None
+            out.update(dict(step.gate.accepted))
+        return out
