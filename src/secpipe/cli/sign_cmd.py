@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from secpipe.cli.common import open_project, open_store, print_json
+from secpipe.core.errors import ConfigError
 from secpipe.keys.refs import SecretResolver
-from secpipe.keys.signers import KeyOptions, open_signing_key
+from secpipe.keys.signers import KeyOptions, is_keyless, open_signing_key
 from secpipe.provenance.attestation import build_statement, sign_statement
 from secpipe.provenance.check import subject_names
+from secpipe.provenance.keyless import sign_keyless
 from secpipe.provenance.modelsig import sign_model, write_atomic
 
 KEY_HELP = ("signing key: file:PATH (default .secpipe/keys/signing.pem, generated on first use), "
-            "vault-transit:MOUNT/NAME or awskms:KEY-ID (default: $SECPIPE_SIGNING_KEY)")
+            "vault-transit:MOUNT/NAME, awskms:KEY-ID or sigstore (keyless, needs network) "
+            "(default: $SECPIPE_SIGNING_KEY)")
 
 
 def add_key_options(p: argparse.ArgumentParser) -> None:
@@ -25,11 +28,18 @@ def add_key_options(p: argparse.ArgumentParser) -> None:
                    help=KEY_HELP)
     p.add_argument("--vault-addr", metavar="URL", help="Vault/OpenBao address ($VAULT_ADDR)")
     p.add_argument("--aws-endpoint", metavar="URL", help="KMS endpoint ($AWS_ENDPOINT_URL)")
+    p.add_argument("--staging", action="store_true",
+                   help="--key sigstore: use Sigstore's staging instance (testing only)")
+    p.add_argument("--sigstore-timeout", type=float, default=120.0, metavar="SECONDS",
+                   help="--key sigstore: seconds to wait for Sigstore (default 120)")
 
 
 def key_options(args: argparse.Namespace) -> KeyOptions:
     return KeyOptions(vault_addr=args.vault_addr, aws_endpoint=args.aws_endpoint,
-                      key_password=os.environ.get("SECPIPE_KEY_PASSWORD"))
+                      key_password=os.environ.get("SECPIPE_KEY_PASSWORD"),
+                      use_staging=args.staging, identity=getattr(args, "identity", None),
+                      oidc_issuer=getattr(args, "oidc_issuer", None),
+                      sigstore_timeout=args.sigstore_timeout)
 
 
 def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -41,6 +51,9 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("model", help="model file or folder")
     add_key_options(p)
+    p.add_argument("--identity-token", metavar="REF", default="${env:SIGSTORE_ID_TOKEN}",
+                   help="--key sigstore: OIDC identity token or a reference to it (default "
+                   "${env:SIGSTORE_ID_TOKEN})")
     p.add_argument("-o", "--signature", metavar="FILE",
                    help="signature bundle to write (default: MODEL.sig beside the model)")
     p.add_argument("--run", metavar="RUN", help="attest this recorded run ('latest' or an id)")
@@ -55,13 +68,22 @@ def run(args: argparse.Namespace) -> int:
     base = model.parent / model.name
     signature = Path(args.signature) if args.signature else base.with_name(model.name + ".sig")
     resolver = SecretResolver(project.root)
-    key = open_signing_key(args.key, project.root, resolver, key_options(args),
-                           project.config.state_dir)
-    signed = sign_model(model, signature, key)
+    keyless = args.key is not None and is_keyless(resolver.resolve(args.key, "--key"))
+    if keyless:
+        if args.run:
+            raise ConfigError("--key sigstore (keyless) does not attest a run; drop --run")
+        token = resolver.resolve(args.identity_token, "--identity-token")
+        signed = sign_keyless(model, signature, token, args.staging, args.sigstore_timeout)
+        label = "sigstore (keyless)"
+    else:
+        key = open_signing_key(args.key, project.root, resolver, key_options(args),
+                               project.config.state_dir)
+        signed = sign_model(model, signature, key)
+        label = key.label
     result: dict[str, Any] = {"model": str(model), "signature": str(signature),
-                              "key": key.label, "key_id": signed.key_id,
+                              "key": label, "key_id": signed.key_id,
                               "files": len(signed.files)}
-    if args.run:
+    if args.run and not keyless:
         store = open_store(project)
         try:
             record = store.get_run(store.resolve(args.run))
@@ -76,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
     else:
-        sys.stdout.write(f"signed {model} ({len(signed.files)} file(s)) with {key.label}\n"
+        sys.stdout.write(f"signed {model} ({len(signed.files)} file(s)) with {label}\n"
                          f"  signature:   {signature}\n  key id:      {signed.key_id}\n")
         if "attestation" in result:
             sys.stdout.write(f"  attestation: {result['attestation']} (run {result['run_id']})\n")

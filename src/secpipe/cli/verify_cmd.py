@@ -14,7 +14,7 @@ from secpipe.cli.sign_cmd import add_key_options, key_options
 from secpipe.cli.store_cmd import add_store_options, store_from_args
 from secpipe.core.errors import InputError
 from secpipe.keys.refs import SecretResolver
-from secpipe.keys.signers import trusted_public_key
+from secpipe.keys.signers import SigstoreIdentity, trusted_public_key
 from secpipe.provenance.check import VerifyReport, verify_all
 from secpipe.provenance.policy import parse_policy
 from secpipe.stores.manifest import fetch, resolve_run, run_prefix
@@ -38,6 +38,10 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--run", metavar="RUN", help="verify this published run ('latest' or an id)")
     p.add_argument("--pipeline", default="mlsecops", help="pipeline of --run (default mlsecops)")
     add_key_options(p)
+    p.add_argument("--identity", metavar="ID",
+                   help="--key sigstore: the signer identity the certificate must carry")
+    p.add_argument("--oidc-issuer", metavar="URL",
+                   help="--key sigstore: the OIDC issuer the certificate must name")
     add_store_options(p)
     p.set_defaults(func=run)
 
@@ -76,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _verify_published(args: argparse.Namespace, project: Any, resolver: SecretResolver,
-                      public: bytes, requirements: list[Any]) -> tuple[VerifyReport, str]:
+                      public: bytes | SigstoreIdentity,
+                      requirements: list[Any]) -> tuple[VerifyReport, str]:
     store = store_from_args(args, project, resolver)
     run_id = resolve_run(store, args.pipeline, args.run)
     with tempfile.TemporaryDirectory(prefix="secpipe-verify-") as tmp:

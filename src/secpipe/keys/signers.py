@@ -6,6 +6,9 @@ References:
   (its public key beside it as ``PATH.pub``); a key readable by group or others is refused.
 - ``vault-transit:MOUNT/NAME``: a transit key of type ``ecdsa-p256``.
 - ``awskms:KEY-ID-OR-ALIAS``: an asymmetric ``ECC_NIST_P256`` KMS key.
+- ``sigstore``: keyless (Sigstore): an ephemeral key certified by Fulcio for an OIDC identity
+  token and logged in Rekor; verified against an expected identity and OIDC issuer
+  (:class:`SigstoreIdentity`), never a key. Needs network.
 """
 
 from __future__ import annotations
@@ -26,6 +29,27 @@ from secpipe.keys.refs import SecretResolver
 from secpipe.keys.vault import TransitKey, VaultConfig
 
 MAX_KEY_BYTES = 64 << 10
+KEYLESS = "sigstore"
+"""The ``key:`` value that selects keyless Sigstore signing."""
+
+
+def is_keyless(ref: str | None) -> bool:
+    """True when a (resolved) key reference selects keyless Sigstore signing."""
+    return ref is not None and ref.strip().lower() == KEYLESS
+
+
+@dataclass(frozen=True)
+class SigstoreIdentity:
+    """What a verifier trusts for a keyless signature: the signer's OIDC identity."""
+
+    identity: str
+    """The expected identity in the Fulcio certificate (an e-mail or a workflow URI)."""
+    oidc_issuer: str
+    """The expected OIDC issuer, e.g. ``https://accounts.google.com``."""
+    use_staging: bool = False
+    """Trust Sigstore's staging instance instead of production (testing only)."""
+    timeout: float = 120.0
+    """Seconds to wait for Sigstore (the trust root is fetched over the network)."""
 
 
 class SigningKey(Protocol):
@@ -57,6 +81,16 @@ class KeyOptions:
     """KMS endpoint (default ``AWS_ENDPOINT_URL``)."""
     key_password: str | None = None
     """Password of an encrypted local key file, or a reference to it."""
+    identity_token: str | None = None
+    """Keyless signing: the OIDC identity token, or a reference to it."""
+    use_staging: bool = False
+    """Keyless: use Sigstore's staging instance."""
+    identity: str | None = None
+    """Keyless verification: the expected signer identity."""
+    oidc_issuer: str | None = None
+    """Keyless verification: the expected OIDC issuer."""
+    sigstore_timeout: float = 120.0
+    """Keyless: seconds to wait for Sigstore."""
 
 
 def _check_private_file(path: Path) -> None:
@@ -166,6 +200,9 @@ def open_signing_key(ref: str | None, project_root: Path, resolver: SecretResolv
         password = resolver.resolve_optional(options.key_password, "key_password")
         return LocalKeyFile(default_key_path(project_root, state_dir), password, generate)
     ref = resolver.resolve(ref.strip(), "key")
+    if is_keyless(ref):
+        raise ConfigError("key sigstore is keyless: it has no key to open (sign with the "
+                          "keyless signer, verify with identity and oidc_issuer)")
     if ref.startswith("vault-transit:"):
         mount, _, name = ref.removeprefix("vault-transit:").strip("/").rpartition("/")
         if not mount or not name:
@@ -185,9 +222,16 @@ def open_signing_key(ref: str | None, project_root: Path, resolver: SecretResolv
 
 def trusted_public_key(ref: str | None, public_key: str | None, project_root: Path,
                        resolver: SecretResolver, options: KeyOptions | None = None,
-                       state_dir: str = ".secpipe") -> bytes:
+                       state_dir: str = ".secpipe") -> bytes | SigstoreIdentity:
     """The PEM public key a verifier trusts: ``public_key`` (a file) when given, else the public
-    half of the key reference (a local key's ``.pub`` file, Vault's or KMS's public key)."""
+    half of the key reference (a local key's ``.pub`` file, Vault's or KMS's public key); for
+    ``key: sigstore`` the expected signer identity (``identity`` and ``oidc_issuer`` required)."""
+    options = options or KeyOptions()
+    if ref is not None and is_keyless(resolver.resolve(ref.strip(), "key")):
+        return keyless_identity(public_key, resolver, options)
+    if options.identity or options.oidc_issuer:
+        raise ConfigError("identity and oidc_issuer verify keyless signatures: set key: sigstore "
+                          f"(key is {ref or 'the default key file'!r})")
     if public_key:
         path = Path(os.path.expanduser(resolver.resolve(public_key, "public_key")))
         path = path if path.is_absolute() else project_root / path
@@ -213,3 +257,21 @@ def _read_public(path: Path) -> bytes:
     if not isinstance(key, ec.EllipticCurvePublicKey):
         raise ConfigError(f"public key {path} is not an EC key")
     return _public_pem(key)
+
+
+def keyless_identity(public_key: str | None, resolver: SecretResolver,
+                     options: KeyOptions) -> SigstoreIdentity:
+    """The identity a keyless signature must carry; both parts are required."""
+    if public_key:
+        raise ConfigError("key sigstore: public_key does not apply (keyless signatures are "
+                          "verified by identity and oidc_issuer)")
+    identity = resolver.resolve_optional(options.identity, "identity")
+    issuer = resolver.resolve_optional(options.oidc_issuer, "oidc_issuer")
+    missing = [name for name, value in (("identity", identity), ("oidc_issuer", issuer))
+               if not value]
+    if missing or identity is None or issuer is None:
+        raise ConfigError("key sigstore: verifying a keyless signature needs "
+                          f"{' and '.join(missing)} (the signer's OIDC identity and its issuer)",
+                          hint="e.g. identity: you@example.com, "
+                          "oidc_issuer: https://accounts.google.com")
+    return SigstoreIdentity(identity, issuer, options.use_staging, options.sigstore_timeout)

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from secpipe.keys.signers import SigstoreIdentity
 from secpipe.provenance.attestation import check_subjects, verify_envelope
+from secpipe.provenance.keyless import verify_keyless
 from secpipe.provenance.modelsig import VerificationFailed, sha256_hex, verify_model
 from secpipe.provenance.policy import Requirement, evaluate_policy
 
@@ -38,14 +40,29 @@ class VerifyReport:
         return not self.failures
 
 
-def verify_all(model: Path, signature: Path, public_pem: bytes, attestation: Path | None,
-               requirements: Sequence[Requirement] = (), sbom: Path | None = None) -> VerifyReport:
+def verify_all(model: Path, signature: Path, public_pem: bytes | SigstoreIdentity,
+               attestation: Path | None, requirements: Sequence[Requirement] = (),
+               sbom: Path | None = None) -> VerifyReport:
     """Verify the model's signature, then (when given) the attestation, the SBOM it binds and
-    the policy."""
+    the policy. With a :class:`SigstoreIdentity` (``key: sigstore``) the signature is checked
+    keylessly; keyless runs carry no attestation, so an attestation or a policy then fails."""
     try:
-        files = subject_names(verify_model(model, signature, public_pem), model)
+        if isinstance(public_pem, SigstoreIdentity):
+            digests = verify_keyless(model, signature, public_pem, public_pem.timeout)
+        else:
+            digests = verify_model(model, signature, public_pem)
+        files = subject_names(digests, model)
     except VerificationFailed as exc:
         return VerifyReport((str(exc),))
+    if isinstance(public_pem, SigstoreIdentity):
+        failures = []
+        if attestation is not None:
+            failures.append(f"attestation {attestation.name}: keyless (key: sigstore) runs are "
+                            "not attested, so it cannot be verified")
+        if requirements:
+            failures.append("a policy was given but keyless signing (key: sigstore) writes no "
+                            "attestation to check it against")
+        return VerifyReport(tuple(failures), files)
     if attestation is None:
         if requirements:
             return VerifyReport(("a policy was given but there is no attestation to check",),

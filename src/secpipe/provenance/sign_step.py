@@ -6,14 +6,15 @@ import json
 import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from secpipe.core.artifacts import Artifact
-from secpipe.core.errors import InputError
+from secpipe.core.errors import ConfigError, InputError
 from secpipe.core.results import StepResult, StepStatus
 from secpipe.core.step import StepContext, StepKind
-from secpipe.keys.signers import open_signing_key
+from secpipe.keys.signers import is_keyless, open_signing_key
 from secpipe.provenance.attestation import (
     DSSE_MEDIA_TYPE,
     build_statement,
@@ -21,7 +22,8 @@ from secpipe.provenance.attestation import (
     training_data,
 )
 from secpipe.provenance.check import SUBJECT_PREFIX, subject_names
-from secpipe.provenance.modelsig import BUNDLE_MEDIA_TYPE, sign_model, write_atomic
+from secpipe.provenance.keyless import sign_keyless
+from secpipe.provenance.modelsig import BUNDLE_MEDIA_TYPE, SignedModel, sign_model, write_atomic
 from secpipe.provenance.sbom import SBOM_MEDIA_TYPE, SBOM_NAME, build_sbom
 from secpipe.provenance.settings import KeySettings, earlier_steps, resolver, state_dir
 from secpipe.runstore.records import StepRecord
@@ -45,6 +47,23 @@ class SignSettings(KeySettings):
     attestation."""
     workers: int | None = Field(default=None, ge=1, le=64)
     """Files hashed in parallel (default: the library's choice)."""
+
+    @model_validator(mode="after")
+    def _keyless_attest(self) -> Self:
+        if self.keyless:
+            check_keyless(self.attest, self.identity_token)
+        return self
+
+
+def check_keyless(attest: bool, identity_token: str | None) -> None:
+    """``key: sigstore`` signs the model only: the run attestation is a DSSE envelope that a
+    verifier re-checks with the signer's key, which keyless signing does not have."""
+    if attest:
+        raise ValueError("key: sigstore (keyless) does not attest the run; set attest: false "
+                         "(a policy check of a keyless run then fails: there is no attestation)")
+    if not identity_token:
+        raise ValueError("key: sigstore needs identity_token (an OIDC token, e.g. "
+                         "${env:SIGSTORE_ID_TOKEN}); secpipe never starts a browser login")
 
 
 def library_version() -> str:
@@ -93,12 +112,18 @@ class SignStep(StepKind):
                               message="nothing signed: no earlier step produced a 'model' "
                               "artifact (set with.model to sign a file or folder)")
         secrets = resolver(ctx)
-        key = open_signing_key(settings.key, ctx.project_root, secrets, settings.options(),
-                               state_dir(ctx))
         out = Path(ctx.workdir)
         out.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        signed = sign_model(model, out / SIGNATURE_NAME, key, settings.workers)
+        ref = secrets.resolve(settings.key.strip(), "key") if settings.key else None
+        if is_keyless(ref):
+            label = "sigstore (keyless)"
+            signed = self._sign_keyless(ctx, settings, model, out / SIGNATURE_NAME)
+        else:
+            key = open_signing_key(settings.key, ctx.project_root, secrets, settings.options(),
+                                   state_dir(ctx))
+            label = key.label
+            signed = sign_model(model, out / SIGNATURE_NAME, key, settings.workers)
         elapsed = time.monotonic() - started
         artifacts = model_artifacts(model, signed.files)
         artifacts.append(Artifact.from_file(SIGNATURE_NAME, signed.signature, BUNDLE_MEDIA_TYPE))
@@ -106,7 +131,7 @@ class SignStep(StepKind):
             "model": f"{SUBJECT_PREFIX}/{model.name}" if model.is_file() else SUBJECT_PREFIX,
             "signature": SIGNATURE_NAME,
             "key_id": signed.key_id,
-            "key": key.label,
+            "key": label,
             "attestation": None,
             "sbom": None,
         }
@@ -120,7 +145,7 @@ class SignStep(StepKind):
             artifacts.append(sbom_artifact)
             sbom_digest = sbom_artifact.digest.removeprefix("sha256:")
             info["sbom"] = SBOM_NAME
-        if settings.attest:
+        if settings.attest and not is_keyless(ref):
             statement = build_statement(subject_names(signed.files, model), ctx.pipeline,
                                         ctx.run_id, steps, sbom_digest=sbom_digest)
             write_atomic(out / ATTESTATION_NAME, sign_statement(statement, key))
@@ -131,11 +156,25 @@ class SignStep(StepKind):
         artifacts.append(Artifact.from_file(SIGNING_INFO_NAME, out / SIGNING_INFO_NAME,
                                             SIGNING_INFO_MEDIA_TYPE))
         size = sum(a.size for a in artifacts if a.name.startswith(SUBJECT_PREFIX + "/"))
-        ctx.log(f"signed {model} with {key.label} (key id {signed.key_id[:16]})")
+        ctx.log(f"signed {model} with {label} (key id {signed.key_id[:24]})")
         return StepResult(
             status=StepStatus.PASSED, artifacts=tuple(artifacts), tool=library_version(),
             metrics={"model_files": float(len(signed.files)), "model_bytes": float(size),
                      "sign_seconds": round(elapsed, 4)},
-            message=f"signed {len(signed.files)} model file(s) with {key.label}"
-            + (" and attested the run" if settings.attest else ""),
+            message=f"signed {len(signed.files)} model file(s) with {label}"
+            + (" and attested the run" if info["attestation"] else ""),
         )
+
+    def _sign_keyless(self, ctx: StepContext, settings: SignSettings, model: Path,
+                      signature: Path) -> SignedModel:
+        secrets = resolver(ctx)
+        token = secrets.resolve_optional(settings.identity_token, "identity_token")
+        try:
+            check_keyless(settings.attest, token)  # key or token came from a reference
+        except ValueError as exc:
+            raise ConfigError(f"{ctx.step_id or 'sign'}.with: {exc}") from None
+        timeout = settings.sigstore_timeout
+        if ctx.timeout is not None:
+            timeout = min(timeout, ctx.timeout)
+        return sign_keyless(model, signature, token, settings.use_staging, timeout,
+                            settings.workers)
