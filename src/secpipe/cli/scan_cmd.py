@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from secpipe import __version__
 from secpipe.cli.render import ConsoleSink, findings_table
+from secpipe.cli.scan_remote import fetch, is_store_uri, relocate
 from secpipe.core.errors import InputError
 from secpipe.core.events import Event
 from secpipe.core.findings import Severity
@@ -101,7 +102,11 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                              parser_class=type(p))
     for name, cmd in SCANNERS.items():
         sp = inner.add_parser(name, parents=[common], help=cmd.help, description=cmd.help)
-        sp.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to scan")
+        sp.add_argument("paths", nargs="+", metavar="PATH",
+                        help="files or folders to scan, or one store URI (s3://bucket/prefix, "
+                        "oci://host/repo, file:///path) whose objects are fetched and scanned")
+        sp.add_argument("--insecure", action="store_true",
+                        help="reach an oci:// registry over plain HTTP")
         sp.add_argument("--fail-on", default="low", metavar="SEVERITY",
                         help="exit 1 when a finding is at this severity or worse (default: low)")
         sp.add_argument("--format", choices=sorted(FORMATS), help="write a report in this format")
@@ -122,17 +127,27 @@ def run(args: argparse.Namespace) -> int:
         fail_on = Severity.parse(args.fail_on)
     except ValueError as exc:
         raise InputError(f"--fail-on: {exc}") from None
-    paths = [Path(p) for p in args.paths]
-    for p in paths:
-        if not p.exists():
-            raise InputError(f"{p}: no such file or folder")
-    root = Path(os.path.commonpath([p.resolve() if p.is_dir() else p.resolve().parent
-                                    for p in paths]))
-    rel = [os.path.relpath(p.resolve(), root) for p in paths]
-    kind = load_kind(cmd.kind)
-    settings = validate_settings(kind, cmd.settings(args, rel), f"scan {args.scan_command}")
+    remote = [p for p in args.paths if is_store_uri(p)]
+    if remote and len(args.paths) > 1:
+        raise InputError("scan one store URI at a time, without local paths beside it")
     sink = ConsoleSink(quiet=args.quiet or args.json)
     with tempfile.TemporaryDirectory(prefix="secpipe-scan-") as work:
+        if remote:
+            root = Path(work) / "fetched"
+            count = fetch(remote[0], root, insecure=args.insecure)
+            sink(Event("step.log", "scan", {"step": args.scan_command,
+                                            "message": f"fetched {count} object(s)"}))
+            rel = ["."]
+        else:
+            paths = [Path(p) for p in args.paths]
+            for p in paths:
+                if not p.exists():
+                    raise InputError(f"{p}: no such file or folder")
+            root = Path(os.path.commonpath([p.resolve() if p.is_dir() else p.resolve().parent
+                                            for p in paths]))
+            rel = [os.path.relpath(p.resolve(), root) for p in paths]
+        kind = load_kind(cmd.kind)
+        settings = validate_settings(kind, cmd.settings(args, rel), f"scan {args.scan_command}")
         ctx = StepContext(
             project_root=root, workdir=Path(work), run_id="scan", pipeline="scan",
             step_id=args.scan_command,
@@ -145,7 +160,10 @@ def run(args: argparse.Namespace) -> int:
         started = time.time()
         result = kind().run(ctx, settings)
         duration = time.time() - started
-    record = _as_run(args.scan_command, cmd.kind, str(root), started, duration, result)
+    if remote:
+        result = relocate(result, remote[0])
+    where = remote[0] if remote else str(root)
+    record = _as_run(args.scan_command, cmd.kind, where, started, duration, result)
     if args.format or args.output:
         write_report(record, args.format or "json", Path(args.output) if args.output else None)
     elif args.json:
