@@ -57,7 +57,9 @@ class S3Store(ArtifactStore):
         self.endpoint = options.endpoint_url or "AWS"
         region = options.region or os.environ.get("AWS_REGION") or os.environ.get(
             "AWS_DEFAULT_REGION") or "us-east-1"
-        self._client: Any = boto3.client(
+        # a session of its own: boto3's default session caches the credentials it first found,
+        # so a long-lived process would keep using stale ones
+        self._client: Any = boto3.session.Session().client(
             "s3", endpoint_url=options.endpoint_url, region_name=region,
             aws_access_key_id=options.access_key, aws_secret_access_key=options.secret_key,
             config=Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 2},
