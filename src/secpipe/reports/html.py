@@ -287,9 +287,10 @@ def _findings(run: RunRecord) -> str:
                     "</label> " for s in SEVERITIES)
     parts.append(f'<div id="filters" hidden><input id="q" type="search" '
                  f'placeholder="filter findings" aria-label="filter findings"> {boxes}</div>')
+    accepted = run.accepted  # computed once: it walks every gate decision
     for sev, group in by_severity(findings):
         parts.append(f"<h3>{_e(sev.value.capitalize())} ({len(group)})</h3>")
-        parts.extend(_finding(f, run.accepted.get(f.fingerprint)) for f in group)
+        parts.extend(_finding(f, accepted.get(f.fingerprint)) for f in group)
     return "".join(parts)
 
 

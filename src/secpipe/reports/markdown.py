@@ -190,11 +190,12 @@ def _findings(run: RunRecord) -> list[str]:
     if not findings:
         return [*out, "No findings.", ""]
     n = 0
+    accepted = run.accepted  # computed once: it walks every gate decision
     for sev, group in by_severity(findings):
         out += [f"### {sev.value.capitalize()} ({len(group)})", ""]
         for f in group:
             n += 1
-            out += _finding(n, f, run.accepted.get(f.fingerprint))
+            out += _finding(n, f, accepted.get(f.fingerprint))
     return out
 
 
