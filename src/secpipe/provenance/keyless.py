@@ -22,12 +22,12 @@ from typing import Any, TypeVar
 from secpipe.core.errors import ConfigError, InputError, StepError
 from secpipe.keys.signers import SigstoreIdentity
 from secpipe.provenance.modelsig import (
-    MAX_SIGNATURE_BYTES,
     SignedModel,
     VerificationFailed,
     _hashing_config,
     _library,
     _reason,
+    check_inputs,
     signed_files,
     write_atomic,
 )
@@ -136,12 +136,7 @@ def verify_keyless(model: Path, signature: Path, trust: SigstoreIdentity,
     _library()
     from model_signing import verifying
 
-    if not signature.is_file():
-        raise VerificationFailed(f"signature {signature} does not exist")
-    if signature.stat().st_size > MAX_SIGNATURE_BYTES:
-        raise VerificationFailed(f"signature {signature} is too large")
-    if not model.exists():
-        raise VerificationFailed(f"model {model} does not exist")
+    check_inputs(model, signature)
     if not is_keyless_bundle(signature):
         raise VerificationFailed(f"signature {signature.name} was made with a key, not keyless "
                                  "(Sigstore); verify it with key or public_key")

@@ -107,6 +107,17 @@ def sign_model(model: Path, signature: Path, key: SigningKey,
     return SignedModel(model=model, signature=signature, key_id=key_id(public), files=files)
 
 
+def check_inputs(model: Path, signature: Path) -> None:
+    """The checks every verification starts with: the signature exists and is of a sane size,
+    and the model exists."""
+    if not signature.is_file():
+        raise VerificationFailed(f"signature {signature} does not exist")
+    if signature.stat().st_size > MAX_SIGNATURE_BYTES:
+        raise VerificationFailed(f"signature {signature} is too large")
+    if not model.exists():
+        raise VerificationFailed(f"model {model} does not exist")
+
+
 def verify_model(model: Path, signature: Path, public_pem: bytes) -> dict[str, str]:
     """Check ``signature`` against ``model`` with the trusted key; return the signed file digests.
 
@@ -115,12 +126,7 @@ def verify_model(model: Path, signature: Path, public_pem: bytes) -> dict[str, s
     _library()
     from model_signing import verifying
 
-    if not signature.is_file():
-        raise VerificationFailed(f"signature {signature} does not exist")
-    if signature.stat().st_size > MAX_SIGNATURE_BYTES:
-        raise VerificationFailed(f"signature {signature} is too large")
-    if not model.exists():
-        raise VerificationFailed(f"model {model} does not exist")
+    check_inputs(model, signature)
     with tempfile.TemporaryDirectory(prefix="secpipe-verify-") as tmp:
         pub = Path(tmp) / "key.pub"
         pub.write_bytes(public_pem)
