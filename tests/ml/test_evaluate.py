@@ -24,7 +24,7 @@ from sklearn.metrics import (
 )
 
 from secpipe.core.findings import Finding, Location, Severity
-from secpipe.core.results import StepResult, StepStatus
+from secpipe.core.results import FinishedStep, StepResult, StepStatus
 from secpipe.ml.evaluate_step import EvaluateStep
 from secpipe.ml.settings import EvaluateSettings, TrainSettings
 from secpipe.ml.train_step import TrainStep
@@ -76,9 +76,10 @@ def test_plots_are_standalone_svg_and_the_card_has_intervals_and_scans(
         ctx_factory: Any) -> None:
     trained(ctx_factory)
     ctx = ctx_factory("evaluate")
-    ctx.findings_so_far = (Finding.create(
-        rule_id="secrets.hf-token", title="t", severity=Severity.HIGH, scanner="scan-secrets",
-        location=Location("nb.ipynb"), message="m"),)
+    leak = Finding.create(rule_id="secrets.hf-token", title="t", severity=Severity.HIGH,
+                          scanner="scan-secrets", location=Location("nb.ipynb"), message="m")
+    ctx.earlier = (*ctx.earlier, FinishedStep("scan", "scan-secrets", "scan",
+                                              StepResult(findings=(leak,))))
     result = evaluate(ctx, intended_use="Flag attack payloads for review.")
     by_name = {a.name: a for a in result.artifacts}
     for name in ("confusion-matrix", "roc-curves"):
@@ -144,7 +145,12 @@ def test_drop_versus_the_last_passed_run(ctx_factory: Any, ml_project: Path) -> 
     store.finish_run(failed, "failed", 1)
     store.close()
     trained(ctx_factory)
-    result = evaluate(ctx_factory("evaluate", pipeline="p"))
+    ctx = ctx_factory("evaluate", pipeline="p")
+    ctx.history = RunStore(ml_project / ".secpipe" / "runs.db")  # what the runner passes
+    try:
+        result = evaluate(ctx)
+    finally:
+        ctx.history.close()
     m = result.metrics
     assert m["accuracy_drop_vs_last"] == pytest.approx(1.0 - m["accuracy"])
     assert m["f1_macro_drop_vs_last"] == pytest.approx(1.0 - m["f1_macro"])

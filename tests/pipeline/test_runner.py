@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from recording import EventList
 from secpipe.core import registry
-from secpipe.core.events import EventBus
 from secpipe.core.findings import Finding, Location, Severity
 from secpipe.core.results import StepResult, StepStatus
 from secpipe.core.step import StepContext, StepKind, StepSettings
@@ -65,8 +65,8 @@ def _run(project: Path, yaml_text: str, name: str = "p") -> tuple[Any, RunStore,
     (project / "secpipe.yaml").write_text(yaml_text)
     p = load_project(project)
     store = RunStore(p.state_dir / "runs.db")
-    events: list[Any] = []
-    outcome = Runner(p, store, EventBus([events.append])).run(name)
+    events = EventList()
+    outcome = Runner(p, store, events).run(name)
     return outcome, store, events
 
 

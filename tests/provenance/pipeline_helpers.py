@@ -7,15 +7,16 @@ from typing import Any
 
 import pytest
 
+from recording import EventList
 from secpipe.core import registry
 from secpipe.core.artifacts import Artifact
-from secpipe.core.events import EventBus
 from secpipe.core.results import StepResult, StepStatus
 from secpipe.core.step import StepContext, StepKind, StepSettings
 from secpipe.pipeline.config import load_project
 from secpipe.pipeline.runner import Runner, RunOutcome
 from secpipe.runstore import RunStore
 from secpipe.runstore.records import RunRecord
+from secpipe.scanners.base import ScannerSettings
 
 
 class FakeTrain(StepKind):
@@ -35,7 +36,7 @@ class FakeTrain(StepKind):
 
 class FakeModelScan(StepKind):
     kind = "scan-models"
-    Settings = StepSettings
+    Settings = ScannerSettings  # every scan-X kind is a scanner
 
     def run(self, ctx: StepContext, settings: Any) -> StepResult:
         return StepResult(status=StepStatus.PASSED, tool="fake-scan 2.0", message="no findings")
@@ -49,9 +50,9 @@ def use_fakes(monkeypatch: pytest.MonkeyPatch) -> None:
 def run_pipeline(project: Path, name: str) -> tuple[RunOutcome, RunRecord, list[Any]]:
     p = load_project(project)
     store = RunStore(p.state_dir / "runs.db")
-    events: list[Any] = []
+    events = EventList()
     try:
-        outcome = Runner(p, store, EventBus([events.append])).run(name)
+        outcome = Runner(p, store, events).run(name)
         return outcome, store.get_run(outcome.run_id), events
     finally:
         store.close()

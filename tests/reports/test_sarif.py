@@ -16,7 +16,7 @@ from sample_run import build_run, empty_run
 from secpipe.core.findings import Finding, Location, Severity
 from secpipe.reports import sarif
 from secpipe.runstore.records import RunRecord
-from secpipe.steps.sarif_ingest import ingest_sarif
+from secpipe.tools.parsers.sarif import ingest_sarif
 
 SCHEMA_PATH = Path(__file__).parents[1] / "data" / "sarif-schema-2.1.0.json"
 

@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from secpipe.cli.common import open_project, open_store, print_json
+from secpipe.cli.common import load_run, open_project, print_json
+from secpipe.core import exitcodes
 from secpipe.policy.baseline import DEFAULT_BASELINE, write_baseline
 
 
@@ -22,15 +23,11 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     project = open_project(args)
-    store = open_store(project)
-    try:
-        record = store.get_run(store.resolve(args.run_id))
-    finally:
-        store.close()
+    record = load_run(project, args.run_id)
     path = project.root / (project.config.policy.baseline or DEFAULT_BASELINE)
     count = write_baseline(path, record.findings, record.run_id)
     if args.json:
         print_json({"baseline": str(path), "fingerprints": count, "run_id": record.run_id})
     else:
         sys.stdout.write(f"baseline {path}: {count} finding(s) from run {record.run_id}\n")
-    return 0
+    return exitcodes.PASSED

@@ -10,6 +10,7 @@ from typing import Any
 
 from secpipe.pipeline.config import Project, load_project
 from secpipe.runstore import RunStore
+from secpipe.runstore.records import RunRecord
 
 
 def open_project(args: argparse.Namespace) -> Project:
@@ -23,3 +24,12 @@ def open_store(project: Project) -> RunStore:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def load_run(project: Project, ref: str) -> RunRecord:
+    """The recorded run ``ref`` names (an id, a unique prefix or ``latest``)."""
+    store = open_store(project)
+    try:
+        return store.get_run(store.resolve(ref))
+    finally:
+        store.close()

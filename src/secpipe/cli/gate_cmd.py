@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from secpipe.cli.common import open_project, open_store, print_json
+from secpipe.cli.common import load_run, open_project, print_json
+from secpipe.core import exitcodes
 from secpipe.core.errors import InputError
 from secpipe.policy.evaluate import evaluate
 from secpipe.policy.gate import resolve_baseline
@@ -28,11 +29,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     project = open_project(args)
-    store = open_store(project)
-    try:
-        record = store.get_run(store.resolve(args.run_id))
-    finally:
-        store.close()
+    record = load_run(project, args.run_id)
     override: dict[str, Any] = {}
     if args.fail_on:
         override["fail_on"] = args.fail_on
@@ -62,4 +59,4 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(f"  fail: {reason}\n")
         for note in decision.notes:
             sys.stdout.write(f"  note: {note}\n")
-    return 0 if decision.passed else 1
+    return exitcodes.PASSED if decision.passed else exitcodes.GATE_FAILED

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from secpipe.core import exitcodes
 from secpipe.core.errors import InputError
 
 TEMPLATE = """\
@@ -68,4 +69,4 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{path} already exists", hint="use --force to overwrite it")
     path.write_text(TEMPLATE, encoding="utf-8")
     sys.stdout.write(f"wrote {path}\n")
-    return 0
+    return exitcodes.PASSED

@@ -1,4 +1,8 @@
-"""``secpipe`` entry point: ``main(argv) -> int``; errors are caught once, here."""
+"""``secpipe`` entry point: ``main(argv) -> int``; errors are caught once, here.
+
+A :class:`SecpipeError` is its one-line diagnostic and its exit code; any other exception is an
+internal error: one line, exit 2 (never 1, which is a verdict), the traceback only with ``-v``.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,13 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from secpipe import __version__
+from secpipe.core import exitcodes
 from secpipe.core.errors import SecpipeError
 
-EPILOG = """exit codes: 0 passed · 1 a gate failed · 2 usage/config error or a step could not
-complete · 130 interrupted"""
-
 #: command name -> (module in secpipe.cli with add_parser(subparsers, common) and run(args) -> int,
-#: one-line help). Only the module of the command being run is imported.
+#: one-line help). Only the module of the command being run is imported. A module whose parser
+#: depends on the words after the command (``scan KIND``: only that scanner is loaded) defines
+#: ``add_parser_for(subparsers, common, argv)`` instead, ``argv`` being what follows the command.
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run_cmd", "run a pipeline (default: mlsecops)"),
     "scan": ("scan_cmd", "run one scanner on a path"),
@@ -40,16 +44,18 @@ def command_module(name: str) -> ModuleType:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
-        self.exit(2, f"secpipe: error: {message}\n")
+        self.exit(exitcodes.ERROR, f"secpipe: error: {message}\n")
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+def build_parser(only: str | None = None,
+                 argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The full parser; with ``only``, just that command's module is imported (the others get a
-    help line, which is all argparse needs unless they are the command being run)."""
+    help line, which is all argparse needs unless they are the command being run), and ``argv``
+    (the words after it) lets that command build only what they name."""
     parser = _Parser(
         prog="secpipe",
         description="Run MLSecOps and DevSecOps pipelines: scan, gate, train, sign, store.",
-        epilog=EPILOG,
+        epilog=exitcodes.EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"secpipe {__version__}")
@@ -64,10 +70,16 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     common.add_argument("--json", action="store_true", help="print machine-readable JSON")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    common.add_argument("-v", "--verbose", action="store_true",
+                        help="show the traceback of a crash (a step's, or secpipe's own)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (_, help_text) in COMMANDS.items():
         if only is None or name == only:
-            command_module(name).add_parser(subparsers, common)
+            module = command_module(name)
+            if hasattr(module, "add_parser_for"):
+                module.add_parser_for(subparsers, common, None if only is None else argv)
+            else:
+                module.add_parser(subparsers, common)
         else:
             subparsers.add_parser(name, help=help_text, add_help=False)
     return parser
@@ -75,23 +87,43 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    first = next((a for a in argv if not a.startswith("-")), None)
-    parser = build_parser(first if first in COMMANDS else None)
-    args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help(sys.stderr)
-        return 2
+    verbose = "-v" in argv or "--verbose" in argv  # until the arguments are parsed
     try:
+        at = next((i for i, a in enumerate(argv) if not a.startswith("-")), len(argv))
+        only = argv[at] if at < len(argv) and argv[at] in COMMANDS else None
+        parser = build_parser(only, argv[at + 1:])
+        args = parser.parse_args(argv)
+        verbose = bool(getattr(args, "verbose", verbose))
+        if not args.command:
+            parser.print_help(sys.stderr)
+            return exitcodes.ERROR
         code: int = args.func(args)
         return code
     except SecpipeError as exc:
         print(f"secpipe: error: {exc.diagnostic()}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         print("secpipe: interrupted", file=sys.stderr)
-        return 130
+        if isinstance(stop, exitcodes.Terminated):
+            return exitcodes.TERMINATED
+        return exitcodes.INTERRUPTED
     except BrokenPipeError:
-        return 0
+        return exitcodes.PASSED
+    except Exception as exc:  # a bug or a hostile input we did not foresee: never a verdict
+        return _internal_error(exc, verbose)
+
+
+def _internal_error(exc: Exception, verbose: bool) -> int:
+    import traceback
+
+    from secpipe.pipeline.execute import crash_message
+
+    if verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    what = crash_message(exc).removeprefix("crashed: ")
+    hint = "" if verbose else " (-v shows the traceback)"
+    print(f"secpipe: error: internal error: {what}{hint}", file=sys.stderr)
+    return exitcodes.ERROR
 
 
 def entrypoint() -> None:

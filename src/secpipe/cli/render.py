@@ -1,24 +1,55 @@
-"""Console rendering: progress while a run goes, a summary table at the end."""
+"""Console rendering: progress while a run goes (a sink), a summary table at the end."""
 
 from __future__ import annotations
 
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
-from secpipe.core.events import Event
+from secpipe.core.events import (
+    Event,
+    RunFinished,
+    RunStarted,
+    StageStarted,
+    StepFinished,
+    StepLog,
+    StepProgress,
+)
 from secpipe.core.findings import Finding
 from secpipe.core.results import GateDecision
 from secpipe.runstore.records import RunRecord
+from secpipe.sinks.interface import NoSecrets, Sink, SinkContext, SinkSettings
 
 _MARK = {"passed": "ok", "failed": "FAILED", "error": "ERROR", "skipped": "skipped"}
 
 
-class ConsoleSink:
-    """Prints run events to stderr: a live status line on a terminal, sparse lines otherwise."""
+class ConsoleSettings(SinkSettings):
+    """The console takes every event and never retries (a retried write would print twice)."""
 
-    def __init__(self, stream: TextIO | None = None, quiet: bool = False) -> None:
+    events: list[str] = ["*"]
+    retries: int = 0
+
+
+class ConsoleSink(Sink[ConsoleSettings]):
+    """Prints run events to stderr: a live status line on a terminal, sparse lines otherwise.
+
+    Made by the CLI (``--quiet`` silences it), not from ``secpipe.yaml``; a run hands it to the
+    :class:`~secpipe.sinks.bus.SinkBus` like any sink. Calling it (``sink(event)``) prints
+    synchronously, for commands that run no bus (``secpipe scan``). Gate reasons are printed
+    from the ``step.finished`` event of the gate step; ``gate.decided`` adds nothing here.
+    """
+
+    kind = "console"
+    summary = "progress and results on stderr"
+    Settings = ConsoleSettings
+
+    def __init__(self, settings: ConsoleSettings | None = None,
+                 context: SinkContext | None = None, *, stream: TextIO | None = None,
+                 quiet: bool = False) -> None:
+        super().__init__(settings or ConsoleSettings(),
+                         context or SinkContext("console", Path("."), NoSecrets()))
         self.stream = stream or sys.stderr
         self.quiet = quiet
         self.tty = self.stream.isatty()
@@ -33,40 +64,49 @@ class ConsoleSink:
         self.stream.flush()
 
     def __call__(self, event: Event) -> None:
+        self.deliver(event)
+
+    def deliver(self, event: Event) -> None:
         if self.quiet:
             return
-        d = event.data
-        if event.type == "run.started":
-            self._line(f"secpipe: running pipeline {d['pipeline']} (run {event.run_id})")
-        elif event.type == "stage.started":
-            self._line(f"== stage {d['index'] + 1}: {d['stage']}")
-        elif event.type == "step.progress":
-            now = time.monotonic()
-            interval = 0.2 if self.tty else 10.0
-            if now - self._last_progress < interval:
-                return
-            self._last_progress = now
-            total = f"/{d['total']}" if d.get("total") else ""
-            text = f"   {d['step']}: {d['done']}{total} {d['what']}"
-            if self.tty:
-                self.stream.write("\r\x1b[2K" + text[:120])
-                self.stream.flush()
-                self._status_shown = True
-            else:
-                self._line(text)
-        elif event.type == "step.log":
-            self._line(f"   {d['step']}: {d['message']}")
-        elif event.type == "step.finished":
-            sev = ", ".join(f"{n} {s}" for s, n in sorted(d["severities"].items()))
-            found = f" {d['findings']} finding(s)" + (f" ({sev})" if sev else "")
-            show = d["message"] and d["status"] != "passed" and not d.get("gate")
-            msg = f" — {d['message']}" if show else ""
-            self._line(f"   {_MARK[d['status']]:<7} {d['step']} [{d['kind']}] "
-                       f"{d['duration']:.1f}s{found}{msg}")
-            if d.get("gate"):
-                self.gate(GateDecision.from_dict(d["gate"]))
-        elif event.type == "run.finished":
-            self._line(f"secpipe: run {event.run_id} {d['status']} (exit {d['exit_code']})")
+        if isinstance(event, RunStarted):
+            self._line(f"secpipe: running pipeline {event.pipeline} (run {event.run_id})")
+        elif isinstance(event, StageStarted):
+            self._line(f"== stage {event.index + 1}: {event.stage}")
+        elif isinstance(event, StepProgress):
+            self._progress(event)
+        elif isinstance(event, StepLog):
+            self._line(f"   {event.step}: {event.message}")
+        elif isinstance(event, StepFinished):
+            self._finished(event)
+        elif isinstance(event, RunFinished):
+            self._line(f"secpipe: run {event.run_id} {event.status} (exit {event.exit_code})")
+
+    def _progress(self, event: StepProgress) -> None:
+        now = time.monotonic()
+        interval = 0.2 if self.tty else 10.0
+        if now - self._last_progress < interval:
+            return
+        self._last_progress = now
+        total = f"/{event.total}" if event.total else ""
+        text = f"   {event.step}: {event.done}{total} {event.what}"
+        if self.tty:
+            self.stream.write("\r\x1b[2K" + text[:120])
+            self.stream.flush()
+            self._status_shown = True
+        else:
+            self._line(text)
+
+    def _finished(self, event: StepFinished) -> None:
+        sev = ", ".join(f"{n} {s}" for s, n in sorted(event.severities.items()))
+        found = f" {event.findings} finding(s)" + (f" ({sev})" if sev else "")
+        show = event.message and event.status != "passed" and not event.gate
+        msg = f" — {event.message}" if show else ""
+        mark = _MARK.get(event.status, event.status)
+        self._line(f"   {mark:<7} {event.step} [{event.kind}] "
+                   f"{event.duration:.1f}s{found}{msg}")
+        if event.gate:
+            self.gate(event.gate)
 
     def gate(self, decision: GateDecision) -> None:
         for reason in decision.reasons:

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from secpipe.cli.common import open_project, open_store
+from secpipe.cli.common import load_run, open_project
+from secpipe.core import exitcodes
 from secpipe.reports import FORMATS, write_report
 
 
@@ -22,11 +23,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     project = open_project(args)
-    store = open_store(project)
-    try:
-        record = store.get_run(store.resolve(args.run_id))
-    finally:
-        store.close()
+    record = load_run(project, args.run_id)
     fmt = "json" if args.json else args.format
     write_report(record, fmt, Path(args.output) if args.output else None)
-    return 0
+    return exitcodes.PASSED

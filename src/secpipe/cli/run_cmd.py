@@ -3,32 +3,68 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 from secpipe.cli.common import open_project, open_store
 from secpipe.cli.render import ConsoleSink, summary_table
-from secpipe.core.events import EventBus
+from secpipe.core import exitcodes
+from secpipe.keys.refs import SecretResolver
 from secpipe.pipeline.runner import Runner
 from secpipe.reports.json_report import render
+from secpipe.sinks import build_sinks
+from secpipe.sinks.bus import SinkBus
 
 
 def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
         "run", parents=[common], help="run a pipeline (default: mlsecops)",
         description="Run a pipeline of the project: built-in mlsecops/devsecops or one defined "
-        "in secpipe.yaml. Exit 0 passed, 1 a gate failed, 2 error, 130 interrupted.",
+        "in secpipe.yaml. Events go to the console and to the sinks of secpipe.yaml. "
+        + exitcodes.EPILOG + ".",
     )
     p.add_argument("pipeline", nargs="?", default="mlsecops", help="pipeline name")
     p.set_defaults(func=run)
 
 
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise exitcodes.Terminated()
+
+
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (CI cancellation, ``timeout``) unwinds the run like Ctrl-C: steps are cancelled,
+    the tools they started are killed, the run is recorded as interrupted (exit 143)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(args: argparse.Namespace) -> int:
     project = open_project(args)
+    secrets = SecretResolver(project.root)
+    sinks = build_sinks(project.config, project.root, secrets,
+                        project.config_path.name if project.config_path else "secpipe.yaml")
     store = open_store(project)
+    bus = SinkBus([ConsoleSink(quiet=args.quiet), *sinks])
     try:
-        bus = EventBus([ConsoleSink(quiet=args.quiet)])
-        outcome = Runner(project, store, bus).run(args.pipeline)
+        with sigterm_interrupts():
+            try:
+                runner = Runner(project, store, bus, secrets=secrets,
+                                debug=getattr(args, "verbose", False))
+                outcome = runner.run(args.pipeline)
+            finally:
+                bus.close(project.config.sink_drain_seconds)
         record = store.get_run(outcome.run_id)
         if args.json:
             sys.stdout.write(render(record))

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from secpipe.cli.common import open_project, open_store, print_json
+from secpipe.core import exitcodes
 
 
 def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -29,13 +30,13 @@ def run(args: argparse.Namespace) -> int:
         print_json([{"id": r.run_id, "pipeline": r.pipeline, "started": r.started,
                      "finished": r.finished, "status": r.status, "exit_code": r.exit_code,
                      "findings": counts[r.run_id]} for r in runs])
-        return 0
+        return exitcodes.PASSED
     if not runs:
         sys.stdout.write("no runs recorded yet\n")
-        return 0
+        return exitcodes.PASSED
     for r in runs:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started))
         dur = f"{r.finished - r.started:.1f}s" if r.finished else "-"
         sev = ", ".join(f"{n} {s}" for s, n in sorted(counts[r.run_id].items())) or "no findings"
         sys.stdout.write(f"{r.run_id}  {when}  {r.pipeline:<10} {r.status:<11} {dur:>8}  {sev}\n")
-    return 0
+    return exitcodes.PASSED

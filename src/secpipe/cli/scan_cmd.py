@@ -1,8 +1,17 @@
-"""``secpipe scan KIND PATH``: run one scanner step on a path, outside any pipeline.
+"""``secpipe scan NAME PATH``: run one scanner step on a path, outside any pipeline.
 
-Each scanner is one entry of :data:`SCANNERS`: the step kind it runs, the options it adds and how
-they map onto the kind's settings. The result is rendered like a run (table, JSON, or any report
-format with ``--format``/``--output``) and the exit code says whether anything was found.
+The subcommands come from the registry, never from a table of their own: every step kind named
+``scan-NAME`` (built-in or from a plugin) is ``secpipe scan NAME``, and its options are derived
+from its settings model (:mod:`secpipe.scanners.base` states the rule,
+:mod:`secpipe.scanners.options` applies it). Only the scanner named on the command line is
+imported, so a one-file pre-commit scan starts quickly; ``secpipe scan --help`` loads them all to
+list them.
+
+The step runs under the pipeline's own crash guard
+(:func:`~secpipe.pipeline.execute.run_guarded`): a scanner that crashes on a hostile file is a
+one-line error and exit 2, never a traceback and never exit 1. The result is rendered like a run
+(table, JSON, or any report format with ``--format``/``--output``); exit 1 means a finding at
+``--fail-on`` or worse.
 """
 
 from __future__ import annotations
@@ -12,108 +21,81 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from secpipe import __version__
 from secpipe.cli.render import ConsoleSink, findings_table
 from secpipe.cli.scan_remote import fetch, is_store_uri, relocate
-from secpipe.core.errors import InputError
-from secpipe.core.events import Event
+from secpipe.core import exitcodes
+from secpipe.core.errors import ConfigError, InputError
+from secpipe.core.events import StepLog, StepProgress
 from secpipe.core.findings import Severity
-from secpipe.core.registry import load_kind
+from secpipe.core.registry import BUILTIN_STEPS, SCANNER_PREFIX, load_kind, scanner_kinds
 from secpipe.core.results import StepResult, StepStatus
-from secpipe.core.step import StepContext
-from secpipe.pipeline.validation import validate_settings
+from secpipe.core.step import StepContext, StepKind
+from secpipe.pipeline.execute import run_guarded
 from secpipe.reports import FORMATS, write_report
 from secpipe.runstore.records import RunRecord, StageRecord, StepRecord
+from secpipe.scanners.options import add_setting_options, settings_from_args
 
-
-@dataclass(frozen=True)
-class ScanCommand:
-    """One ``secpipe scan`` subcommand."""
-
-    kind: str
-    """Step kind it runs."""
-    help: str
-    """One-line help."""
-    add_options: Callable[[argparse.ArgumentParser], None]
-    """Adds the scanner's own options."""
-    settings: Callable[[argparse.Namespace, list[str]], dict[str, Any]]
-    """Builds the ``with:`` settings from the options and the paths (relative to the root)."""
-
-
-def _secrets_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--history", action="store_true", help="also scan every commit of git history")
-    p.add_argument("--no-cache", action="store_true", help="do not use the content cache")
-    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
-                   help="also skip paths matching GLOB (repeatable; NAME/ matches a folder)")
-    p.add_argument("--max-file-bytes", type=int, metavar="N",
-                   help="largest file read whole (default 25 MiB; larger: head only, reported)")
-    p.add_argument("--workers", type=int, metavar="N",
-                   help="worker processes (default: one per CPU)")
-
-
-def _secrets_settings(args: argparse.Namespace, paths: list[str]) -> dict[str, Any]:
-    data: dict[str, Any] = {"paths": paths, "history": args.history, "cache": not args.no_cache}
-    if args.exclude:
-        data["exclude"] = args.exclude
-    if args.max_file_bytes is not None:
-        data["max_file_bytes"] = args.max_file_bytes
-    if args.workers is not None:
-        data["workers"] = args.workers
-    return data
-
-
-def _models_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
-                   help="skip paths matching GLOB (repeatable; added to the defaults)")
-    p.add_argument("--allow", action="append", default=[], metavar="MODULE.NAME",
-                   help="treat this pickle callable as safe (repeatable)")
-    p.add_argument("--max-file-bytes", type=int, default=0, metavar="N",
-                   help="skip files larger than N bytes (default: no limit)")
-
-
-def _models_settings(args: argparse.Namespace, paths: list[str]) -> dict[str, Any]:
-    from secpipe.scanners.models.step import DEFAULT_EXCLUDE
-
-    data: dict[str, Any] = {"paths": paths, "allow": args.allow,
-                            "max_file_bytes": args.max_file_bytes}
-    if args.exclude:
-        data["exclude"] = [*DEFAULT_EXCLUDE, *args.exclude]
-    return data
-
-
-#: ``secpipe scan NAME`` -> how to run it. Keep in step with the registry of kinds.
-SCANNERS: dict[str, ScanCommand] = {
-    "secrets": ScanCommand("scan-secrets", "leaked credentials in files, notebooks, archives, "
-                           "git history", _secrets_options, _secrets_settings),
-    "models": ScanCommand("scan-models", "code hidden in model files (pickle, PyTorch, joblib, "
-                          "NumPy, Keras, SavedModel, ONNX, GGUF, safetensors, archives)",
-                          _models_options, _models_settings),
-}
+HELP = "run one scanner on a path"
 
 
 def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("scan", help="run one scanner on a path")
+    """Every scanner, each with all its options (loads every scanner kind)."""
+    add_parser_for(subparsers, common, None)
+
+
+def add_parser_for(subparsers: Any, common: argparse.ArgumentParser,
+                   argv: Sequence[str] | None) -> None:
+    """The ``scan`` parser for the words ``argv`` that follow ``scan``: only the scanner they
+    name gets its options (and is imported); without one, every scanner is listed."""
+    p = subparsers.add_parser("scan", help=HELP, description=HELP, epilog=exitcodes.EPILOG)
     inner = p.add_subparsers(dest="scanner", metavar="SCANNER", required=True,
                              parser_class=type(p))
-    for name, cmd in SCANNERS.items():
-        sp = inner.add_parser(name, parents=[common], help=cmd.help, description=cmd.help)
-        sp.add_argument("paths", nargs="+", metavar="PATH",
-                        help="files or folders to scan, or one store URI (s3://bucket/prefix, "
-                        "oci://host/repo, file:///path) whose objects are fetched and scanned")
-        sp.add_argument("--insecure", action="store_true",
-                        help="reach an oci:// registry over plain HTTP")
-        sp.add_argument("--fail-on", default="low", metavar="SEVERITY",
-                        help="exit 1 when a finding is at this severity or worse (default: low)")
-        sp.add_argument("--format", choices=sorted(FORMATS), help="write a report in this format")
-        sp.add_argument("-o", "--output", metavar="FILE",
-                        help="report file (default: standard output)")
-        cmd.add_options(sp)
-        sp.set_defaults(func=run, scan_command=name)
+    chosen = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
+    if chosen is not None and SCANNER_PREFIX + chosen in BUILTIN_STEPS:
+        names = {chosen: SCANNER_PREFIX + chosen}  # no plugin is looked up
+    else:
+        names = scanner_kinds()
+        if chosen in names:
+            names = {chosen: names[chosen]}
+    for name, kind_name in names.items():
+        if name == chosen:  # a scanner that cannot be used is an error only when chosen
+            _add_scanner(inner, common, name, load_kind(kind_name))
+            continue
+        try:
+            kind = load_kind(kind_name)
+            if argv is None:
+                _add_scanner(inner, common, name, kind)
+                continue
+            summary = kind.summary
+        except ConfigError as exc:  # a broken plugin is listed, not fatal to the others
+            summary = f"(cannot be used: {exc.message})"
+        # only listed (`secpipe scan --help`, an invalid choice's message)
+        inner.add_parser(name, help=summary, add_help=False)
+
+
+def _add_scanner(inner: Any, common: argparse.ArgumentParser, name: str,
+                 kind: type[StepKind[Any]]) -> None:
+    # options are gathered apart first, so a clash is a ConfigError before `inner` changes
+    own = argparse.ArgumentParser(add_help=False, parents=[common])
+    own.add_argument("paths", nargs="+", metavar="PATH",
+                     help="files or folders to scan, or one store URI (s3://bucket/prefix, "
+                     "oci://host/repo, file:///path) whose objects are fetched and scanned")
+    own.add_argument("--insecure", action="store_true",
+                     help="reach an oci:// registry over plain HTTP")
+    own.add_argument("--fail-on", default="low", metavar="SEVERITY",
+                     help="exit 1 when a finding is at this severity or worse (default: low)")
+    own.add_argument("--format", choices=sorted(FORMATS), help="write a report in this format")
+    own.add_argument("-o", "--output", metavar="FILE",
+                     help="report file (default: standard output)")
+    add_setting_options(own, kind.Settings, f"scanner {name!r}")
+    sp = inner.add_parser(name, parents=[own], help=kind.summary, description=kind.summary,
+                          epilog=exitcodes.EPILOG)
+    sp.set_defaults(func=run, scan_command=name)
 
 
 def _cache_dir() -> Path:
@@ -122,7 +104,8 @@ def _cache_dir() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    cmd = SCANNERS[args.scan_command]
+    name: str = args.scan_command
+    kind = load_kind(SCANNER_PREFIX + name)
     try:
         fail_on = Severity.parse(args.fail_on)
     except ValueError as exc:
@@ -130,40 +113,61 @@ def run(args: argparse.Namespace) -> int:
     remote = [p for p in args.paths if is_store_uri(p)]
     if remote and len(args.paths) > 1:
         raise InputError("scan one store URI at a time, without local paths beside it")
-    sink = ConsoleSink(quiet=args.quiet or args.json)
-    with tempfile.TemporaryDirectory(prefix="secpipe-scan-") as work:
-        if remote:
-            root = Path(work) / "fetched"
+    sink = ConsoleSink(quiet=(args.quiet or args.json) and not args.verbose)
+    with tempfile.TemporaryDirectory(prefix="secpipe-scan-") as tmp:
+        work = Path(tmp)
+        root, rel = (work / "fetched", ["."]) if remote else _local_paths(args.paths)
+        settings = settings_from_args(kind.Settings, args, rel, f"scan {name}")
+        if remote:  # options are checked before anything is downloaded
             count = fetch(remote[0], root, insecure=args.insecure)
-            sink(Event("step.log", "scan", {"step": args.scan_command,
-                                            "message": f"fetched {count} object(s)"}))
-            rel = ["."]
-        else:
-            paths = [Path(p) for p in args.paths]
-            for p in paths:
-                if not p.exists():
-                    raise InputError(f"{p}: no such file or folder")
-            root = Path(os.path.commonpath([p.resolve() if p.is_dir() else p.resolve().parent
-                                            for p in paths]))
-            rel = [os.path.relpath(p.resolve(), root) for p in paths]
-        kind = load_kind(cmd.kind)
-        settings = validate_settings(kind, cmd.settings(args, rel), f"scan {args.scan_command}")
-        ctx = StepContext(
-            project_root=root, workdir=Path(work), run_id="scan", pipeline="scan",
-            step_id=args.scan_command,
-            progress=lambda d, t, w: sink(Event("step.progress", "scan", {
-                "step": args.scan_command, "done": d, "total": t, "what": w})),
-            log=lambda m: sink(Event("step.log", "scan", {"step": args.scan_command,
-                                                          "message": m})),
-            cache_dir=_cache_dir(),
-        )
+            sink(StepLog("scan", step=name, message=f"fetched {count} object(s)"))
+        ctx = _context(args, name, root, work, sink)
         started = time.time()
-        result = kind().run(ctx, settings)
+        result = run_guarded(kind, ctx, settings)
         duration = time.time() - started
     if remote:
         result = relocate(result, remote[0])
-    where = remote[0] if remote else str(root)
-    record = _as_run(args.scan_command, cmd.kind, where, started, duration, result)
+    record = _as_run(name, SCANNER_PREFIX + name, remote[0] if remote else str(root), started,
+                     duration, result)
+    _render(args, record, result, duration)
+    if result.status is StepStatus.ERROR:
+        print(f"secpipe: error: {result.message}", file=sys.stderr)
+        return exitcodes.ERROR
+    worst = max((f.severity.rank for f in result.findings), default=-1)
+    return exitcodes.GATE_FAILED if worst >= fail_on.rank else exitcodes.PASSED
+
+
+def _local_paths(given: list[str]) -> tuple[Path, list[str]]:
+    """The common folder of the paths, and each path relative to it. A folder is resolved; a
+    file keeps its own name (a link named on the command line is reported, not followed)."""
+    paths: list[Path] = []
+    for text in given:
+        p = Path(text)
+        if not p.exists() and not p.is_symlink():
+            raise InputError(f"{p}: no such file or folder")
+        paths.append(p.resolve() if p.is_dir() else p.absolute().parent.resolve() / p.name)
+    root = Path(os.path.commonpath([p if p.is_dir() else p.parent for p in paths]))
+    return root, [os.path.relpath(p, root) for p in paths]
+
+
+def _context(args: argparse.Namespace, name: str, root: Path, work: Path,
+             sink: ConsoleSink) -> StepContext:
+    """An ad-hoc run: its state folder is the temporary one, never the project's."""
+    from secpipe.keys.refs import SecretResolver
+
+    secrets = SecretResolver(root)
+    state = work / "state"
+    return StepContext(
+        project_root=root, workdir=state / "runs" / "scan" / name, run_id="scan",
+        pipeline="scan", step_id=name, state_dir=state, cache_dir=_cache_dir(),
+        secrets=secrets, debug=bool(args.verbose),
+        progress=lambda d, t, w: sink(StepProgress("scan", step=name, done=d, total=t, what=w)),
+        log=lambda m: sink(StepLog("scan", step=name, message=secrets.redact(m))),
+    )
+
+
+def _render(args: argparse.Namespace, record: RunRecord, result: StepResult,
+            duration: float) -> None:
     if args.format or args.output:
         write_report(record, args.format or "json", Path(args.output) if args.output else None)
     elif args.json:
@@ -174,10 +178,6 @@ def run(args: argparse.Namespace) -> int:
         findings_table(result.findings, sys.stdout)
         _skipped_summary(result, sys.stdout)
         sys.stdout.write(f"\n{result.message or 'scan complete'} ({duration:.2f}s)\n")
-    if result.status is StepStatus.ERROR:
-        print(f"secpipe: error: {result.message}", file=sys.stderr)
-        return 2
-    return 1 if any(f.severity.rank >= fail_on.rank for f in result.findings) else 0
 
 
 def _skipped_summary(result: StepResult, out: TextIO, shown: int = 5) -> None:

@@ -6,17 +6,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from secpipe.cli.common import open_project, open_store, print_json
+from secpipe.cli.common import load_run, open_project, print_json
+from secpipe.core import exitcodes
 from secpipe.core.errors import ConfigError
 from secpipe.keys.refs import SecretResolver
-from secpipe.keys.signers import KeyOptions, is_keyless, open_signing_key
+from secpipe.keys.signers import KeyOptions, is_keyless
 from secpipe.provenance.attestation import build_statement, sign_statement
 from secpipe.provenance.check import subject_names
-from secpipe.provenance.keyless import sign_keyless
-from secpipe.provenance.modelsig import sign_model, write_atomic
+from secpipe.provenance.modelsig import write_atomic
+from secpipe.provenance.signing import sign_with
 
 KEY_HELP = ("signing key: file:PATH (default .secpipe/keys/signing.pem, generated on first use), "
             "vault-transit:MOUNT/NAME, awskms:KEY-ID or sigstore (keyless, needs network) "
@@ -68,27 +70,19 @@ def run(args: argparse.Namespace) -> int:
     base = model.parent / model.name
     signature = Path(args.signature) if args.signature else base.with_name(model.name + ".sig")
     resolver = SecretResolver(project.root)
-    keyless = args.key is not None and is_keyless(resolver.resolve(args.key, "--key"))
-    if keyless:
-        if args.run:
-            raise ConfigError("--key sigstore (keyless) does not attest a run; drop --run")
-        token = resolver.resolve(args.identity_token, "--identity-token")
-        signed = sign_keyless(model, signature, token, args.staging, args.sigstore_timeout)
-        label = "sigstore (keyless)"
-    else:
-        key = open_signing_key(args.key, project.root, resolver, key_options(args),
-                               project.config.state_dir)
-        signed = sign_model(model, signature, key)
-        label = key.label
+    if args.run and args.key and is_keyless(resolver.resolve(args.key, "--key")):
+        raise ConfigError("--key sigstore (keyless) does not attest a run; drop --run")
+    options = replace(key_options(args), identity_token=args.identity_token,
+                      use_staging=args.staging, sigstore_timeout=args.sigstore_timeout)
+    made = sign_with(model, signature, args.key, project_root=project.root, secrets=resolver,
+                     options=options, state_dir=project.config.state_dir,
+                     attest=bool(args.run), what="--key")
+    signed, label, key = made.signed, made.label, made.key
     result: dict[str, Any] = {"model": str(model), "signature": str(signature),
                               "key": label, "key_id": signed.key_id,
                               "files": len(signed.files)}
-    if args.run and not keyless:
-        store = open_store(project)
-        try:
-            record = store.get_run(store.resolve(args.run))
-        finally:
-            store.close()
+    if args.run and key is not None:
+        record = load_run(project, args.run)
         statement = build_statement(subject_names(signed.files, model), record.pipeline,
                                     record.run_id, record.steps, record.started)
         attestation = Path(args.attestation) if args.attestation else base.with_name(
@@ -102,4 +96,4 @@ def run(args: argparse.Namespace) -> int:
                          f"  signature:   {signature}\n  key id:      {signed.key_id}\n")
         if "attestation" in result:
             sys.stdout.write(f"  attestation: {result['attestation']} (run {result['run_id']})\n")
-    return 0
+    return exitcodes.PASSED

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from secpipe.cli.common import print_json
+from secpipe.core import exitcodes
 from secpipe.core.registry import available_kinds, load_kind
 from secpipe.pipeline.builtin import builtin_pipeline, builtin_pipeline_names
 
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
         pipelines[name] = [[s.uses for s in st.steps] for st in spec.stages]
     if args.json:
         print_json({"kinds": {k: v.summary for k, v in kinds.items()}, "pipelines": pipelines})
-        return 0
+        return exitcodes.PASSED
     sys.stdout.write("step kinds:\n")
     for name, cls in kinds.items():
         sys.stdout.write(f"  {name:<16} {cls.summary}\n")
@@ -36,4 +37,4 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(f"\npipeline {name}: {spec.description}\n")
         for i, st in enumerate(spec.stages, 1):
             sys.stdout.write(f"  {i}. {st.name}: {', '.join(s.uses for s in st.steps)}\n")
-    return 0
+    return exitcodes.PASSED

@@ -10,7 +10,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from secpipe.cli.common import open_project, open_store, print_json
+from secpipe.cli.common import load_run, open_project, print_json
+from secpipe.core import exitcodes
 from secpipe.core.errors import ConfigError
 from secpipe.core.step import StepContext
 from secpipe.keys.refs import SecretResolver
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                 manifest = read_manifest(store, prefix_of(args.pipeline, run_id))
                 signed = "signed" if manifest.signed else "unsigned"
                 sys.stdout.write(f"{run_id}  {len(manifest.files)} file(s)  {signed}\n")
-        return 0
+        return exitcodes.PASSED
     if args.action == "push":
         return _push(args, project, store)
     run_id = resolve_run(store, args.pipeline, args.run_id)
@@ -94,15 +95,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(f"pulled run {run_id}: {len(manifest.files)} file(s), digests checked, "
                          f"into {args.dest}\n")
-    return 0
+    return exitcodes.PASSED
 
 
 def _push(args: argparse.Namespace, project: Project, store: ArtifactStore) -> int:
-    runs = open_store(project)
-    try:
-        record = runs.get_run(runs.resolve(args.run_id))
-    finally:
-        runs.close()
+    record = load_run(project, args.run_id)
     ctx = StepContext(project_root=project.root, workdir=project.state_dir, run_id=record.run_id,
                       pipeline=record.pipeline)
     files, signed = collect(ctx, list(record.steps), store_settings(args, project))
@@ -114,4 +111,4 @@ def _push(args: argparse.Namespace, project: Project, store: ArtifactStore) -> i
     else:
         sys.stdout.write(f"published run {record.run_id}: {len(manifest.files)} file(s) at "
                          f"{describe(store.uri)}/{prefix}\n")
-    return 0
+    return exitcodes.PASSED

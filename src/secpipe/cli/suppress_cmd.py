@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from secpipe.cli.common import open_project
+from secpipe.core import exitcodes
 from secpipe.core.errors import InputError
 from secpipe.pipeline.config import SUPPRESSIONS_FILE, read_yaml
 from secpipe.pipeline.validation import format_validation_error
@@ -63,4 +64,4 @@ def run(args: argparse.Namespace) -> int:
     os.replace(tmp, path)
     what = args.fingerprint or args.rule or args.path
     sys.stdout.write(f"suppressed {what} until {expires or 'forever'} in {path}\n")
-    return 0
+    return exitcodes.PASSED

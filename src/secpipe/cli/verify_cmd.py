@@ -12,6 +12,7 @@ from typing import Any
 from secpipe.cli.common import open_project, print_json
 from secpipe.cli.sign_cmd import add_key_options, key_options
 from secpipe.cli.store_cmd import add_store_options, store_from_args
+from secpipe.core import exitcodes
 from secpipe.core.errors import InputError
 from secpipe.keys.refs import SecretResolver
 from secpipe.keys.signers import SigstoreIdentity, trusted_public_key
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(f"verification FAILED for {what}\n")
         for failure in report.failures:
             sys.stdout.write(f"  fail: {failure}\n")
-    return 0 if report.passed else 1
+    return exitcodes.PASSED if report.passed else exitcodes.GATE_FAILED
 
 
 def _verify_published(args: argparse.Namespace, project: Any, resolver: SecretResolver,

@@ -1,49 +1,189 @@
-"""Run events and the bus that hands them to sinks. A sink never breaks a run."""
+"""Typed run events. The runner emits them; sinks (``secpipe.sinks``) deliver them.
+
+Every event is a frozen dataclass with a ``type`` name and ``to_dict()`` (JSON-ready, the same
+shape every sink sees). Payloads never hold a secret in clear: messages are redacted by the runner
+before an event is made, findings travel as summaries without evidence.
+"""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from secpipe.core.findings import Finding, Severity
+from secpipe.core.results import GateDecision, StepResult
+
+TOP_FINDINGS = 10
+"""How many findings a ``step.finished`` event lists (worst first)."""
 
 
 @dataclass(frozen=True)
 class Event:
     """Something that happened during a run."""
 
-    type: str
-    """``run.started``, ``stage.started``, ``step.started``, ``step.progress``, ``step.log``,
-    ``step.finished``, ``stage.finished``, ``gate.decided``, ``run.finished``."""
+    type: ClassVar[str] = "event"
     run_id: str
     """The run it belongs to."""
-    data: dict[str, Any] = field(default_factory=dict)
-    """Event payload (never a secret in clear)."""
-    time: float = field(default_factory=time.time)
-    """When it happened."""
+    time: float = field(default_factory=time.time, kw_only=True)
+    """When it happened (Unix time)."""
+
+    @property
+    def severity(self) -> Severity | None:
+        """The worst severity it carries (sinks filter on it); None when it carries none."""
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["type"] = self.type
+        return data
 
 
-Sink = Callable[[Event], None]
+@dataclass(frozen=True)
+class RunStarted(Event):
+    type: ClassVar[str] = "run.started"
+    pipeline: str
+    project: str
+    stage_names: tuple[str, ...] = ()
+    """Stage names in order."""
+    stages: tuple[tuple[str, ...], ...] = ()
+    """Step ids of each stage."""
 
 
-class EventBus:
-    """Delivers events to every sink, in order, from any thread. Sink errors are collected."""
+@dataclass(frozen=True)
+class StageStarted(Event):
+    type: ClassVar[str] = "stage.started"
+    stage: str
+    index: int
 
-    def __init__(self, sinks: list[Sink] | None = None) -> None:
-        self._sinks: list[Sink] = list(sinks or [])
-        self._lock = threading.Lock()
-        self.failures: list[str] = []
-        """One line per failed delivery (reported at the end of the run)."""
 
-    def add(self, sink: Sink) -> None:
-        self._sinks.append(sink)
+@dataclass(frozen=True)
+class StepStarted(Event):
+    type: ClassVar[str] = "step.started"
+    step: str
+    kind: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class StepProgress(Event):
+    type: ClassVar[str] = "step.progress"
+    step: str
+    done: int
+    total: int | None
+    what: str
+
+
+@dataclass(frozen=True)
+class StepLog(Event):
+    type: ClassVar[str] = "step.log"
+    step: str
+    message: str
+
+
+@dataclass(frozen=True)
+class FindingBrief:
+    """A finding as events carry it: no evidence."""
+
+    severity: str
+    rule_id: str
+    title: str
+    location: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, finding: Finding) -> FindingBrief:
+        return cls(finding.severity.value, finding.rule_id, finding.title,
+                   finding.location.display(), finding.fingerprint)
+
+
+@dataclass(frozen=True)
+class ArtifactBrief:
+    """An artifact as events carry it."""
+
+    name: str
+    digest: str
+    size: int
+    media_type: str
+
+
+@dataclass(frozen=True)
+class StepFinished(Event):
+    type: ClassVar[str] = "step.finished"
+    step: str
+    kind: str
+    stage: str
+    status: str
+    """passed, failed, error."""
+    message: str
+    duration: float
+    findings: int = 0
+    """How many findings it returned."""
+    severities: Mapping[str, int] = field(default_factory=dict)
+    """Count per severity name."""
+    top: tuple[FindingBrief, ...] = ()
+    """The worst findings (at most :data:`TOP_FINDINGS`)."""
+    artifacts: tuple[ArtifactBrief, ...] = ()
+    """What it produced, with digests."""
+    skipped: int = 0
+    """Inputs it could not fully analyse."""
+    gate: GateDecision | None = None
+    """The decision, for gate steps."""
+
+    @property
+    def severity(self) -> Severity | None:
+        ranked = [Severity(s) for s, n in self.severities.items() if n]
+        return max(ranked, key=lambda s: s.rank) if ranked else None
+
+    @classmethod
+    def of(cls, run_id: str, step: str, kind: str, stage: str, result: StepResult,
+           duration: float) -> StepFinished:
+        counts: dict[str, int] = {}
+        for f in result.findings:
+            counts[f.severity.value] = counts.get(f.severity.value, 0) + 1
+        worst = sorted(result.findings, key=lambda f: (-f.severity.rank, f.location.path))
+        return cls(
+            run_id, step=step, kind=kind, stage=stage, status=result.status.value,
+            message=result.message, duration=duration, findings=len(result.findings),
+            severities=counts, top=tuple(FindingBrief.of(f) for f in worst[:TOP_FINDINGS]),
+            artifacts=tuple(ArtifactBrief(a.name, a.digest, a.size, a.media_type)
+                            for a in result.artifacts),
+            skipped=len(result.skipped), gate=result.gate)
+
+
+@dataclass(frozen=True)
+class StageFinished(Event):
+    type: ClassVar[str] = "stage.finished"
+    stage: str
+    status: str
+
+
+@dataclass(frozen=True)
+class GateDecided(Event):
+    type: ClassVar[str] = "gate.decided"
+    step: str
+    stage: str
+    decision: GateDecision
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    type: ClassVar[str] = "run.finished"
+    pipeline: str
+    status: str
+    """passed, failed, error, interrupted."""
+    exit_code: int
+
+
+EVENT_TYPES: tuple[type[Event], ...] = (RunStarted, StageStarted, StepStarted, StepProgress,
+                                        StepLog, StepFinished, StageFinished, GateDecided,
+                                        RunFinished)
+"""Every event type, in the order a run emits them."""
+
+
+class Emitter(Protocol):
+    """Where the runner sends events (``secpipe.sinks.bus.SinkBus``)."""
 
     def emit(self, event: Event) -> None:
-        with self._lock:
-            for sink in self._sinks:
-                try:
-                    sink(event)
-                except Exception as exc:  # a sink never breaks a run
-                    name = getattr(sink, "__qualname__", type(sink).__name__)
-                    self.failures.append(f"sink {name} failed on {event.type}: {exc}")
+        """Hand over one event; never blocks on delivery, never raises."""

@@ -5,16 +5,24 @@ imported only when a pipeline uses the kind (so ``secpipe --help`` stays fast an
 extras stay optional). Third-party kinds come from the ``secpipe.steps`` entry-point group of
 *installed* packages. Nothing is ever imported from the project being scanned, and a
 configuration file can only name a kind, never a module.
+
+Scanners follow one naming rule: every kind named ``scan-X``, built-in or from a plugin, is a
+scanner that ``secpipe scan X`` runs (:func:`scanner_kinds`), and its ``Settings`` must derive from
+:class:`secpipe.scanners.base.ScannerSettings` (:func:`load_kind` refuses it otherwise), so every
+scanner shares paths, excludes and budget names, and the command's options follow from its fields.
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from secpipe.core.errors import ConfigError
 from secpipe.core.step import StepKind
 
 ENTRY_POINT_GROUP = "secpipe.steps"
+SCANNER_PREFIX = "scan-"
+"""A kind named ``scan-X`` is a scanner, run by ``secpipe scan X``."""
 
 #: kind name -> (module, class). Keep sorted; ``tests/core/test_registry.py`` checks every entry.
 BUILTIN_STEPS: dict[str, tuple[str, str]] = {
@@ -47,7 +55,15 @@ def available_kinds() -> list[str]:
     return sorted(set(BUILTIN_STEPS) | set(_third_party()))
 
 
-def load_kind(name: str) -> type[StepKind]:
+def scanner_kinds(*, plugins: bool = True) -> dict[str, str]:
+    """``secpipe scan`` name -> kind, for every kind named ``scan-X`` (sorted by name); without
+    ``plugins`` only the built-in ones (no entry point is read)."""
+    kinds = available_kinds() if plugins else builtin_kinds()
+    return {k.removeprefix(SCANNER_PREFIX): k for k in kinds
+            if k.startswith(SCANNER_PREFIX) and len(k) > len(SCANNER_PREFIX)}
+
+
+def load_kind(name: str) -> type[StepKind[Any]]:
     """Return the class for a kind name; :class:`ConfigError` names the unknown kind."""
     if name in BUILTIN_STEPS:
         module_name, attr = BUILTIN_STEPS[name]
@@ -68,4 +84,17 @@ def load_kind(name: str) -> type[StepKind]:
             ) from None
     if not (isinstance(cls, type) and issubclass(cls, StepKind)):
         raise ConfigError(f"step kind {name!r} does not implement secpipe.core.step.StepKind")
+    if name.startswith(SCANNER_PREFIX):
+        _check_scanner(name, cls)
     return cls
+
+
+def _check_scanner(name: str, cls: type[StepKind[Any]]) -> None:
+    from secpipe.scanners.base import ScannerSettings  # the scanner interface builds on core
+
+    settings = getattr(cls, "Settings", None)
+    if not (isinstance(settings, type) and issubclass(settings, ScannerSettings)):
+        raise ConfigError(
+            f"step kind {name!r} is named as a scanner but its Settings do not derive from "
+            "secpipe.scanners.base.ScannerSettings",
+            hint="derive the settings from ScannerSettings, or name the kind without 'scan-'")

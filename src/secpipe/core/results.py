@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from secpipe.core.artifacts import Artifact
 from secpipe.core.findings import Finding
@@ -98,3 +98,76 @@ class StepResult:
     """Set by gate steps."""
     tool: str = ""
     """Tool name and version that produced the result (``secpipe 0.1.0``, ``gitleaks 8.30``)."""
+
+
+@dataclass(frozen=True)
+class FinishedStep:
+    """A step of the current run that has ended, as the runner holds it in memory. Later steps
+    see these in ``StepContext.earlier`` (what an earlier step produced: artifacts, metrics)."""
+
+    step_id: str
+    """Id inside the pipeline."""
+    kind: str
+    """Step kind (``uses:``)."""
+    stage: str
+    """Stage name."""
+    result: StepResult
+    """What it returned (its message already redacted)."""
+
+    @property
+    def status(self) -> StepStatus:
+        return self.result.status
+
+    @property
+    def artifacts(self) -> tuple[Artifact, ...]:
+        return self.result.artifacts
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return self.result.findings
+
+    @property
+    def metrics(self) -> Mapping[str, float]:
+        return self.result.metrics
+
+    @property
+    def skipped(self) -> tuple[Skipped, ...]:
+        return self.result.skipped
+
+    @property
+    def message(self) -> str:
+        return self.result.message
+
+    @property
+    def tool(self) -> str:
+        return self.result.tool
+
+    @property
+    def gate(self) -> GateDecision | None:
+        return self.result.gate
+
+
+class StepView(Protocol):
+    """What provenance needs of a step, live (:class:`FinishedStep`) or recorded
+    (``runstore.records.StepRecord``)."""
+
+    @property
+    def step_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def stage(self) -> str: ...
+    @property
+    def status(self) -> StepStatus: ...
+    @property
+    def tool(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def findings(self) -> tuple[Finding, ...]: ...
+    @property
+    def skipped(self) -> tuple[Skipped, ...]: ...
+    @property
+    def artifacts(self) -> tuple[Artifact, ...]: ...
+    @property
+    def gate(self) -> GateDecision | None: ...

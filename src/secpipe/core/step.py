@@ -1,8 +1,11 @@
-"""The step-kind interface: what every kind of pipeline step implements.
+"""The step-kind interface: what every kind of pipeline step implements, and what it may see.
 
-A step kind is a class with a pydantic ``Settings`` model (the ``with:`` block, ``extra=forbid``
-so a misspelt key is an error naming it) and a ``run`` method. It never prints: it reports
-progress and log lines through the :class:`StepContext`, and returns a :class:`StepResult`.
+A step kind is a :class:`StepKind` subclass parameterised by its pydantic settings model (the
+``with:`` block, ``extra=forbid`` so a misspelt key is an error naming it) with a ``run`` method.
+It never prints: it reports progress and log lines through the :class:`StepContext`, and returns
+a :class:`StepResult`. The context is the only channel between the runner and a step: the
+records of this run's finished steps, the typed policy, the state folder, secrets and the run
+history all arrive through it, so no step opens the run store or re-reads the configuration.
 """
 
 from __future__ import annotations
@@ -11,21 +14,25 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from secpipe.core.findings import Finding
-from secpipe.core.results import StepResult
+from secpipe.core.interfaces import RunHistory, Secrets
+from secpipe.core.results import FinishedStep, StepResult, StepStatus
 
 if TYPE_CHECKING:
-    from secpipe.keys.refs import SecretResolver
+    from secpipe.policy.model import PolicySpec, SuppressionSpec
+
+DEFAULT_STATE_DIR = ".secpipe"
 
 
 class StepSettings(BaseModel):
-    """Base of every step's ``with:`` settings: unknown keys are errors."""
+    """Base of every step's ``with:`` settings: unknown keys are errors; a field's docstring is
+    its description (``secpipe scan --help`` shows it)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 ProgressFn = Callable[[int, int | None, str], None]
@@ -40,6 +47,12 @@ def _no_log(message: str) -> None:
     return None
 
 
+def _default_policy() -> PolicySpec:
+    from secpipe.policy.model import DEFAULT_POLICY  # policy builds on core, not the reverse
+
+    return DEFAULT_POLICY
+
+
 @dataclass
 class StepContext:
     """What a running step may see and use."""
@@ -47,21 +60,21 @@ class StepContext:
     project_root: Path
     """The project being checked (the folder holding ``secpipe.yaml``)."""
     workdir: Path
-    """A folder for this run's outputs (``.secpipe/runs/<run-id>/<step-id>/``)."""
+    """A folder for this step's outputs (``<state_dir>/runs/<run-id>/<step-id>/``)."""
     run_id: str = "adhoc"
     """Id of the run."""
     pipeline: str = ""
     """Name of the pipeline."""
     step_id: str = ""
     """Id of this step inside the pipeline."""
-    findings_so_far: tuple[Finding, ...] = ()
-    """Findings of all earlier stages (gates judge these)."""
-    metrics_so_far: Mapping[str, float] = field(default_factory=dict)
-    """Metrics of all earlier stages, keyed ``name`` and ``step-id.name``."""
-    errors_so_far: tuple[str, ...] = ()
-    """Steps of earlier stages that errored (gates fail closed on them)."""
-    config: Mapping[str, Any] = field(default_factory=dict)
-    """The project's whole configuration (policy, suppressions …), already validated."""
+    earlier: tuple[FinishedStep, ...] = ()
+    """This run's steps of earlier stages, in the order they ended (results in memory)."""
+    policy: PolicySpec = field(default_factory=_default_policy)
+    """The project's gate policy (``secpipe.yaml`` ``policy:``), validated."""
+    suppressions: tuple[SuppressionSpec, ...] = ()
+    """Suppressions from ``secpipe.yaml`` and ``.secpipe-suppressions.yaml``."""
+    state_dir: Path | None = None
+    """secpipe's state folder of the project (default ``<project_root>/.secpipe``)."""
     progress: ProgressFn = _no_progress
     """Report progress: ``progress(done, total_or_None, what)``."""
     log: LogFn = _no_log
@@ -73,19 +86,69 @@ class StepContext:
     cache_dir: Path | None = None
     """A persistent cache folder shared by runs (``.secpipe/cache`` in a pipeline run, the user's
     cache folder for ad-hoc scans); None disables caching."""
-    secrets: SecretResolver | None = None
-    """Resolves secret references (``${env:…}``, ``${vault:…}`` …) in settings, only when a step
-    asks, and redacts the values it handed out; None outside a pipeline run."""
+    secrets: Secrets | None = None
+    """Resolves secret references in settings, only when a step asks, and redacts the values it
+    handed out (one resolver per run); None outside a run (``keys.refs.resolver_for``)."""
+    history: RunHistory | None = None
+    """Questions about earlier runs (evaluate's "drop since the last passed run"); None when the
+    step runs outside a recorded pipeline."""
+    debug: bool = False
+    """``-v``: a crashed step logs its traceback."""
+
+    def __post_init__(self) -> None:
+        if self.state_dir is None:
+            self.state_dir = self.project_root / DEFAULT_STATE_DIR
+
+    @property
+    def state(self) -> Path:
+        """The state folder (``state_dir``, always set after construction)."""
+        assert self.state_dir is not None
+        return self.state_dir
+
+    @property
+    def run_dir(self) -> Path:
+        """``<state_dir>/runs/<run-id>``: where every step of this run writes its outputs."""
+        return self.state / "runs" / self.run_id
+
+    @property
+    def findings_so_far(self) -> tuple[Finding, ...]:
+        """Findings of all earlier stages (gates judge these)."""
+        return tuple(f for step in self.earlier for f in step.findings)
+
+    @property
+    def metrics_so_far(self) -> Mapping[str, float]:
+        """Metrics of all earlier stages, keyed ``name`` (the latest wins) and ``step-id.name``."""
+        out: dict[str, float] = {}
+        for step in self.earlier:
+            for key, value in step.metrics.items():
+                out[key] = value
+                out[f"{step.step_id}.{key}"] = value
+        return out
+
+    @property
+    def errors_so_far(self) -> tuple[str, ...]:
+        """``step-id: message`` of every earlier step that could not complete."""
+        return tuple(f"{s.step_id}: {s.result.message}" for s in self.earlier
+                     if s.status is StepStatus.ERROR)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret value this run resolved masked."""
+        return self.secrets.redact(text) if self.secrets is not None else text
 
 
-class StepKind:
-    """Base class of step kinds. Subclasses set ``kind``, ``Settings`` and implement ``run``."""
+SettingsT = TypeVar("SettingsT", bound=StepSettings)
+
+
+class StepKind(Generic[SettingsT]):
+    """Base class of step kinds: ``class MyStep(StepKind[MySettings])`` sets ``kind``,
+    ``summary``, ``Settings = MySettings`` and implements ``run``."""
 
     kind: ClassVar[str] = ""
     """The ``uses:`` name."""
     summary: ClassVar[str] = ""
     """One line for ``secpipe steps``."""
     Settings: ClassVar[type[StepSettings]] = StepSettings
+    """The ``with:`` model (the same class as the type parameter)."""
 
-    def run(self, ctx: StepContext, settings: Any) -> StepResult:  # pragma: no cover - abstract
+    def run(self, ctx: StepContext, settings: SettingsT) -> StepResult:  # pragma: no cover
         raise NotImplementedError

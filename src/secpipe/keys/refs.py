@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from secpipe.core.errors import ConfigError
+from secpipe.core.interfaces import Secrets
+from secpipe.core.step import StepContext
 
 #: ``${provider:reference}``; the reference may not contain ``}``.
 REF_PATTERN = re.compile(r"\$\{(?P<provider>[a-z][a-z0-9-]*):(?P<ref>[^}]*)\}")
@@ -111,3 +113,8 @@ class SecretResolver:
         for value in values:
             text = text.replace(value, "***")
         return text
+
+
+def resolver_for(ctx: StepContext) -> Secrets:
+    """The run's resolver from the step context; a fresh one for a step run outside a pipeline."""
+    return ctx.secrets if ctx.secrets is not None else SecretResolver(ctx.project_root)

@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from secpipe.core.errors import ConfigError
+from secpipe.core.interfaces import Secrets
 from secpipe.keys.aws import AwsConfig, KmsKey
-from secpipe.keys.refs import SecretResolver
 from secpipe.keys.vault import TransitKey, VaultConfig
 
 MAX_KEY_BYTES = 64 << 10
@@ -172,18 +172,18 @@ def _public_pem(key: ec.EllipticCurvePublicKey) -> bytes:
                             serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def default_key_path(project_root: Path, state_dir: str = ".secpipe") -> Path:
+def default_key_path(project_root: Path, state_dir: str | Path = ".secpipe") -> Path:
     return project_root / state_dir / "keys" / "signing.pem"
 
 
-def _vault_config(options: KeyOptions, resolver: SecretResolver) -> VaultConfig:
+def _vault_config(options: KeyOptions, resolver: Secrets) -> VaultConfig:
     env = VaultConfig.from_env(os.environ)
     token = resolver.resolve_optional(options.vault_token, "vault_token") or env.token
     addr = resolver.resolve_optional(options.vault_addr, "vault_addr") or env.addr
     return VaultConfig(addr=addr, token=token, namespace=env.namespace)
 
 
-def _aws_config(options: KeyOptions, resolver: SecretResolver) -> AwsConfig:
+def _aws_config(options: KeyOptions, resolver: Secrets) -> AwsConfig:
     env = AwsConfig.from_env(os.environ)
     return AwsConfig(
         region=resolver.resolve_optional(options.aws_region, "aws_region") or env.region,
@@ -191,8 +191,8 @@ def _aws_config(options: KeyOptions, resolver: SecretResolver) -> AwsConfig:
         or env.endpoint_url)
 
 
-def open_signing_key(ref: str | None, project_root: Path, resolver: SecretResolver,
-                     options: KeyOptions | None = None, state_dir: str = ".secpipe",
+def open_signing_key(ref: str | None, project_root: Path, resolver: Secrets,
+                     options: KeyOptions | None = None, state_dir: str | Path = ".secpipe",
                      generate: bool = True) -> SigningKey:
     """Open the key a reference names (None: the project's default local key file)."""
     options = options or KeyOptions()
@@ -221,8 +221,8 @@ def open_signing_key(ref: str | None, project_root: Path, resolver: SecretResolv
 
 
 def trusted_public_key(ref: str | None, public_key: str | None, project_root: Path,
-                       resolver: SecretResolver, options: KeyOptions | None = None,
-                       state_dir: str = ".secpipe") -> bytes | SigstoreIdentity:
+                       resolver: Secrets, options: KeyOptions | None = None,
+                       state_dir: str | Path = ".secpipe") -> bytes | SigstoreIdentity:
     """The PEM public key a verifier trusts: ``public_key`` (a file) when given, else the public
     half of the key reference (a local key's ``.pub`` file, Vault's or KMS's public key); for
     ``key: sigstore`` the expected signer identity (``identity`` and ``oidc_issuer`` required)."""
@@ -259,7 +259,7 @@ def _read_public(path: Path) -> bytes:
     return _public_pem(key)
 
 
-def keyless_identity(public_key: str | None, resolver: SecretResolver,
+def keyless_identity(public_key: str | None, resolver: Secrets,
                      options: KeyOptions) -> SigstoreIdentity:
     """The identity a keyless signature must carry; both parts are required."""
     if public_key:

@@ -45,15 +45,14 @@ def family_metric(family: str) -> str:
     return f"robust_{family.replace('-', '_')}_accuracy_drop"
 
 
-class EvaluateStep(StepKind):
+class EvaluateStep(StepKind[EvaluateSettings]):
     """Score the model on held-out data: accuracy, P/R/F1, ROC AUC, calibration, robustness."""
 
     kind = "evaluate"
     summary = "evaluate the model on held-out data: metrics, plots, robustness, model card"
     Settings = EvaluateSettings
 
-    def run(self, ctx: StepContext, settings: Any) -> StepResult:
-        assert isinstance(settings, EvaluateSettings)
+    def run(self, ctx: StepContext, settings: EvaluateSettings) -> StepResult:
         if settings.data is None:
             return StepResult(status=StepStatus.SKIPPED, tool=f"secpipe {__version__}",
                               message="no held-out data configured (set 'data' under "
@@ -79,7 +78,7 @@ class EvaluateStep(StepKind):
             entry = data_entry(path, settings.model)
             return path, {}, {"path": settings.model, "digest": "sha256:" + entry["sha256"],
                               "size": entry["size"]}
-        record_path = ctx.workdir.parent / settings.train_step / RECORD_NAME
+        record_path = _record_of(ctx, settings.train_step)
         record = read_record(record_path)
         if record.get("status") != "passed" or not isinstance(record.get("model"), dict):
             raise InputError(f"train step {settings.train_step!r} did not produce a model "
@@ -256,3 +255,15 @@ class EvaluateStep(StepKind):
             family, worst = max(robustness.items(), key=lambda kv: kv[1]["drop"])
             parts.append(f"worst perturbation {family} (accuracy drop {worst['drop']:+.4f})")
         return ", ".join(parts) + "".join(f"; {n}" for n in got.notes)
+
+
+def _record_of(ctx: StepContext, step_id: str) -> Path:
+    """The training record the train step ``step_id`` of this run produced."""
+    for step in ctx.earlier:
+        if step.step_id == step_id:
+            for artifact in step.artifacts:
+                if artifact.name == "training-record":
+                    return Path(artifact.path)
+            raise InputError(f"train step {step_id!r} did not produce a model ({step.message})")
+    # the step runs on its own (no pipeline): the train step's folder beside its own
+    return ctx.run_dir / step_id / RECORD_NAME

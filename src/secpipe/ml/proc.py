@@ -1,32 +1,31 @@
-"""Running a training or prediction subprocess: timeout, cancellation, JSON-lines progress.
+"""Running a training or prediction subprocess under secpipe's tool supervisor.
 
-The child gets its own process group, so a timeout or a cancelled run kills it and anything it
-started. Its stdout is read line by line: a JSON object ``{"event": "progress", ...}`` becomes a
-progress report, ``{"event": "log", ...}`` and plain lines become log lines (bounded), and
-``{"event": "error", "message": ...}`` is the one-line reason it gives for failing. Stderr goes to a
-log file in the step's folder (its last MiB, redacted line by line); its last line explains a
-crash. What secpipe keeps of the child's
-lines is bounded and has long random-looking tokens masked (a training script may print its
-environment).
+The child runs through :func:`secpipe.tools.supervisor.run_tool`, like every external program:
+its own session and process group, stopped whole on timeout or cancel, standard input closed, an
+allowlisted environment (:func:`child_env`: :data:`secpipe.tools.env.INHERITED` and
+:data:`~secpipe.tools.env.PYTHON_INHERITED`, plus what the step sets). Its stdout is read line by
+line: a JSON object ``{"event": "progress", ...}`` becomes a progress report,
+``{"event": "log", ...}`` and plain lines become log lines (bounded), and
+``{"event": "error", "message": ...}`` is the one-line reason it gives for failing. Stderr goes
+to a log file in the step's folder (its last MiB, redacted); its last line explains a crash.
+Everything kept of the child's lines is bounded and redacted (the run's secret values, long
+random-looking tokens: a training script may print its environment).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import subprocess
-import tempfile
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from secpipe.core.step import StepContext
-from secpipe.steps.redact import clean, redact_tokens
+from secpipe.tools.capture import EachLine, KeepTail
+from secpipe.tools.env import PYTHON_INHERITED, tool_env
+from secpipe.tools.redact import clean
+from secpipe.tools.supervisor import ToolCall, ToolStartError, run_for_step, step_timeout
 
 MAX_LINE = 64 << 10
 MAX_LOG_LINES = 200
@@ -39,7 +38,7 @@ class ProcOutcome:
     """How a subprocess ended."""
 
     returncode: int | None
-    """Exit code (None when it was killed on timeout or cancel)."""
+    """Exit code (None when it was killed on timeout or cancel, or could not start)."""
     timed_out: bool
     """It ran past its time limit."""
     cancelled: bool
@@ -52,102 +51,69 @@ class ProcOutcome:
 
 def subprocess_timeout(ctx: StepContext, override: float | None) -> float:
     """The child's limit: the setting, else the step's timeout less a margin for our record."""
-    if override is not None:
-        return override
-    total = ctx.timeout or 1800.0
-    return max(total * 0.9, total - 10.0)
+    return step_timeout(ctx.timeout, override)
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)  # the group of the child we started, by its id
-    proc.wait()
+def child_env(declared: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A Python child's environment: the allowlist, its Python and machine variables, and
+    ``declared`` (never secpipe's credentials)."""
+    return tool_env(declared=declared, inherit=PYTHON_INHERITED, what="child")
 
 
-def _handle(line: str, ctx: StepContext, state: dict[str, Any]) -> None:
-    message: Any = None
-    if line.startswith("{"):
-        try:
-            message = json.loads(line)
-        except ValueError:
-            message = None
-    if isinstance(message, dict) and message.get("event") == "progress":
+class _Lines:
+    """Turns the child's stdout lines into progress reports, log lines and its error."""
+
+    def __init__(self, ctx: StepContext) -> None:
+        self.ctx = ctx
+        self.error = ""
+        self.logged = 0
+        self.last_progress = 0.0
+
+    def __call__(self, line: str) -> None:
+        message: Any = None
+        if line.startswith("{"):
+            try:
+                message = json.loads(line)
+            except ValueError:
+                message = None
+        event = message.get("event") if isinstance(message, dict) else None
+        if event == "progress":
+            self._progress(message)
+            return
+        if event == "error":
+            text = str(message.get("message") or "")
+            self.error = clean(text.splitlines()[0], 500) if text.strip() else "failed"
+            return
+        text = str(message.get("message", "")) if event == "log" else line
+        if self.logged < MAX_LOG_LINES:
+            self.logged += 1
+            self.ctx.log(clean(text, 500))
+
+    def _progress(self, message: dict[str, Any]) -> None:
         done, total = message.get("done"), message.get("total")
         now = time.monotonic()
-        if now - state["last_progress"] < PROGRESS_INTERVAL and done != total:
+        if now - self.last_progress < PROGRESS_INTERVAL and done != total:
             return  # throttled: a chatty trainer must not flood the event bus
-        state["last_progress"] = now
+        self.last_progress = now
         if isinstance(done, int):
-            ctx.progress(done, total if isinstance(total, int) else None,
-                         str(message.get("what", ""))[:200])
-        return
-    if isinstance(message, dict) and message.get("event") == "error":
-        state["error"] = _safe(str(message.get("message", "")).splitlines()[0]) if \
-            message.get("message") else "failed"
-        return
-    text = str(message.get("message", "")) if isinstance(message, dict) and \
-        message.get("event") == "log" else line
-    if state["logged"] < MAX_LOG_LINES:
-        state["logged"] += 1
-        ctx.log(_safe(text))
+            self.ctx.progress(done, total if isinstance(total, int) else None,
+                              clean(str(message.get("what", "")), 200))
 
 
 def run_child(
     ctx: StepContext, argv: Sequence[str], *, cwd: Path, timeout: float, log_path: Path,
     env: Mapping[str, str] | None = None,
 ) -> ProcOutcome:
-    """Run ``argv`` and wait, forwarding progress; kill it on timeout or ``ctx.cancel``."""
-    state: dict[str, Any] = {"error": "", "logged": 0, "last_progress": 0.0}
-    started = time.monotonic()
-    with tempfile.TemporaryFile() as stderr:  # raw stderr never lands in the step's folder
-        try:
-            proc = subprocess.Popen(
-                list(argv), cwd=str(cwd), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=stderr, env=dict(env) if env is not None else None,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            log_path.write_text("", encoding="utf-8")
-            return ProcOutcome(None, False, False, f"cannot start {argv[0]!r}: {exc.strerror}",
-                               0.0)
-
-        def pump() -> None:
-            assert proc.stdout is not None
-            for raw in iter(lambda: proc.stdout.readline(MAX_LINE), b""):  # type: ignore[union-attr]
-                _handle(raw.decode("utf-8", "replace").rstrip("\r\n"), ctx, state)
-
-        reader = threading.Thread(target=pump, name="secpipe-child-stdout", daemon=True)
-        reader.start()
-        timed_out = cancelled = False
-        while proc.poll() is None:
-            if time.monotonic() - started > timeout:
-                timed_out = True
-            elif ctx.cancel.is_set():
-                cancelled = True
-            if timed_out or cancelled:
-                _kill(proc)
-                break
-            time.sleep(0.05)
-        reader.join(5.0)
-        lines = _keep_log(stderr, log_path)
-    error = state["error"] or (lines[-1] if lines else "")
-    code = None if (timed_out or cancelled) else proc.returncode
-    return ProcOutcome(code, timed_out, cancelled, error, time.monotonic() - started)
-
-
-def _keep_log(raw: IO[bytes], log_path: Path) -> list[str]:
-    """Write the tail of the child's stderr, line by line redacted, to ``log_path``."""
-    size = raw.seek(0, os.SEEK_END)
-    raw.seek(max(0, size - MAX_LOG_BYTES))
-    text = raw.read().decode("utf-8", "replace")
-    lines = [_safe(line) for line in text.splitlines() if line.strip()]
-    header = [f"[secpipe: first {size - MAX_LOG_BYTES} bytes left out]"] \
-        if size > MAX_LOG_BYTES else []
-    log_path.write_text("\n".join([*header, *lines]) + ("\n" if lines else ""),
-                        encoding="utf-8")
-    return lines
-
-
-def _safe(text: str) -> str:
-    """A child's line as secpipe keeps it: one line, bounded, long random tokens masked."""
-    return redact_tokens(clean(text, 500))
+    """Run ``argv`` and wait, forwarding progress; kill it on timeout or ``ctx.cancel``.
+    ``env`` is the child's whole environment (default :func:`child_env`)."""
+    lines = _Lines(ctx)
+    call = ToolCall(tuple(argv), cwd, env if env is not None else child_env(),
+                    EachLine(lines, MAX_LINE), KeepTail(log_path, MAX_LOG_BYTES), timeout)
+    try:
+        outcome = run_for_step(call, cancel=ctx.cancel, secrets=ctx.secrets)
+    except ToolStartError as exc:
+        log_path.write_text("", encoding="utf-8")
+        return ProcOutcome(None, False, False, f"cannot start {argv[0]!r}: {exc.message}", 0.0)
+    last = outcome.stderr.last_lines[-1] if outcome.stderr.last_lines else ""
+    return ProcOutcome(outcome.exit_code, outcome.timed_out, outcome.cancelled,
+                       lines.error or last, outcome.seconds)

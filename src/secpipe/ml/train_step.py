@@ -11,7 +11,6 @@ the record is still written, with what was known so far.
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 import time
 from collections import Counter
@@ -27,7 +26,7 @@ from secpipe.core.results import StepResult, StepStatus
 from secpipe.core.step import StepContext, StepKind
 from secpipe.ml.data import load_table, resolve_inside
 from secpipe.ml.formats import CODE_FORMATS, SAFE_FORMATS, detect_format
-from secpipe.ml.proc import ProcOutcome, run_child, subprocess_timeout
+from secpipe.ml.proc import ProcOutcome, child_env, run_child, subprocess_timeout
 from secpipe.ml.record import RECORD_NAME, data_entry, flatten, write_json
 from secpipe.ml.schema import read_metrics_file
 from secpipe.ml.settings import TrainSettings
@@ -57,15 +56,14 @@ def _describe_failure(outcome: ProcOutcome, timeout: float, what: str) -> str:
     return f"{what} failed (exit code {outcome.returncode}){reason}"
 
 
-class TrainStep(StepKind):
+class TrainStep(StepKind[TrainSettings]):
     """Train in a subprocess: stratified k-fold CV with early stopping, or the project's command."""
 
     kind = "train"
     summary = "train the model in a subprocess: k-fold CV, early stopping, safe-format model"
     Settings = TrainSettings
 
-    def run(self, ctx: StepContext, settings: Any) -> StepResult:
-        assert isinstance(settings, TrainSettings)
+    def run(self, ctx: StepContext, settings: TrainSettings) -> StepResult:
         if not settings.configured():
             return StepResult(status=StepStatus.SKIPPED, tool=f"secpipe {__version__}",
                               message="no training configured (set 'estimator' and 'data', or "
@@ -202,7 +200,7 @@ class TrainStep(StepKind):
         }
         spec_path = ctx.workdir / "train-spec.json"
         write_json(spec_path, spec)
-        env = {**os.environ, "PYTHONHASHSEED": str(settings.seed)}
+        env = child_env({"PYTHONHASHSEED": str(settings.seed)})
         return [sys.executable, "-I", "-m", "secpipe.ml.worker", "train", str(spec_path)], env
 
     def _command_argv(self, settings: TrainSettings, out: Path) -> list[str]:
@@ -216,8 +214,8 @@ class TrainStep(StepKind):
         return argv
 
     def _command_env(self, settings: TrainSettings, out: Path) -> dict[str, str]:
-        return {**os.environ, "SECPIPE_OUTDIR": str(out), "SECPIPE_SEED": str(settings.seed),
-                "PYTHONHASHSEED": str(settings.seed)}
+        return child_env({"SECPIPE_OUTDIR": str(out), "SECPIPE_SEED": str(settings.seed),
+                          "PYTHONHASHSEED": str(settings.seed)})
 
     def _model_file(self, out: Path, named: str | None) -> Path:
         if named is not None:

@@ -4,7 +4,8 @@ Gates judge the project's policy; the gates before any metric exists (``scan-gat
 DevSecOps scan/image gates) override ``metrics`` to none, so ``policy.metrics`` such as
 ``accuracy >= 0.8`` are checked by the gate after training and evaluation (``model-gate``).
 
-Each pipeline is written out whole, stage by stage, as ``../shared/seed/PIPELINES.md`` numbers them.
+Each pipeline is written out whole, stage by stage, in the order of the MLSecOps and DevSecOps
+pipelines secpipe implements (the numbered stages of ``docs/architecture.md``).
 A step whose kind is not (yet) in the registry is left out, a stage left empty is dropped, and a
 gate stage whose preceding work stage was dropped goes too — so the pipelines grow as step kinds
 are added, without ever running a gate that judges nothing new.

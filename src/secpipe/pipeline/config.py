@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,7 +73,7 @@ class Project:
     def pipeline_names(self) -> list[str]:
         return sorted(set(self.config.pipelines) | set(builtin_pipeline_names()))
 
-    def step_settings(self, step: StepSpec, where: str) -> tuple[type[StepKind], StepSettings]:
+    def step_settings(self, step: StepSpec, where: str) -> tuple[type[StepKind[Any]], StepSettings]:
         """Load the step's kind and validate its ``with:`` (over the project's defaults)."""
         try:
             kind = load_kind(step.uses)
@@ -82,11 +81,6 @@ class Project:
             raise ConfigError(f"{where}: {exc.message}", hint=exc.hint) from None
         merged = {**self.config.defaults.get(step.uses, {}), **step.with_}
         return kind, validate_settings(kind, merged, where)
-
-    def as_mapping(self) -> Mapping[str, Any]:
-        data = self.config.model_dump(mode="json")
-        data["suppressions"] = [s.model_dump(mode="json") for s in self.suppressions]
-        return data
 
 
 def find_config(root: Path) -> Path | None:

@@ -88,6 +88,18 @@ class PipelineSpec(BaseModel):
         return result
 
 
+class SinkSpec(BaseModel):
+    """One sink under ``sinks:``: a sink kind (``uses:``) and its settings (``with:``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    uses: str = Field(min_length=1)
+    """Sink kind, e.g. ``webhook`` (``secpipe.sinks.registry``); never a module."""
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    """Settings for the kind (validated against the kind's own model by
+    ``secpipe.sinks.registry.validate_sinks``)."""
+
+
 class ProjectConfig(BaseModel):
     """The whole ``secpipe.yaml``."""
 
@@ -105,6 +117,18 @@ class ProjectConfig(BaseModel):
     """Findings accepted on purpose, each with a reason and (advised) an expiry date."""
     state_dir: str = ".secpipe"
     """Where runs, the run database and caches are kept, relative to the project."""
+    sinks: dict[str, SinkSpec] = Field(default_factory=dict)
+    """Where run events go besides the console, by name (``alerts: {uses: webhook, with: …}``)."""
+    sink_drain_seconds: float = Field(default=10.0, ge=0, le=600)
+    """At most how long the end of a run waits for the sinks to deliver what is queued."""
+
+    @field_validator("sinks")
+    @classmethod
+    def _sink_names(cls, value: dict[str, SinkSpec]) -> dict[str, SinkSpec]:
+        for name in value:
+            if not _ID.match(name):
+                raise ValueError(f"sink name {name!r}: use lowercase letters, digits, '-' and '_'")
+        return value
 
     @field_validator("version")
     @classmethod

@@ -1,29 +1,51 @@
 """The runner: stages in order, the steps of a stage concurrently, each under a timeout.
 
-A step that raises, times out or returns ERROR makes its stage fail closed; a gate that returns
-FAILED fails the run with exit code 1. Every finished step is written to the run store at once, so a
-run that dies midway keeps what it had.
+Every step runs in its own thread through :func:`secpipe.pipeline.execute.run_guarded` with a
+:class:`StepContext` that carries this run's finished steps in memory (``ctx.earlier``), the typed
+policy and suppressions, the state folder, the run's secret resolver and the run history. A step
+that raises, times out or returns ERROR makes its stage fail closed (exit 2); a gate that returns
+FAILED fails the run (exit 1). Every finished step is written to the run store at once, so a run
+that dies midway keeps what it had.
+
+Ctrl-C (or SIGTERM, which ``secpipe run`` turns into the same interrupt) sets ``ctx.cancel`` of
+every running step; the tool supervisor kills the process groups they started; the runner waits
+at most :data:`INTERRUPT_GRACE` seconds for them, records what did not end as interrupted and the
+run as ``interrupted`` (exit 130).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import traceback
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Any
 
-from secpipe.core.errors import SecpipeError
-from secpipe.core.events import Event, EventBus
-from secpipe.core.findings import Finding
-from secpipe.core.results import StepResult, StepStatus
+from secpipe.core import exitcodes
+from secpipe.core.events import (
+    Emitter,
+    GateDecided,
+    RunFinished,
+    RunStarted,
+    StageFinished,
+    StageStarted,
+    StepFinished,
+    StepLog,
+    StepProgress,
+    StepStarted,
+)
+from secpipe.core.results import FinishedStep, StepResult, StepStatus
 from secpipe.core.step import StepContext, StepKind, StepSettings
 from secpipe.keys.refs import SecretResolver
 from secpipe.pipeline.config import Project
+from secpipe.pipeline.execute import run_guarded
 from secpipe.pipeline.model import PipelineSpec
 from secpipe.runstore import RunStore
 
-EXIT_PASSED, EXIT_GATE_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+INTERRUPT_GRACE = 10.0
+"""Seconds an interrupted run waits for its steps (and the tools they started) to stop."""
+TIMEOUT_GRACE = 2.0
+"""Seconds a timed-out step gets to stop after its ``cancel`` is set."""
+_POLL = 0.1
 
 
 @dataclass(frozen=True)
@@ -31,11 +53,17 @@ class PlannedStep:
     """A step resolved before the run: kind class loaded, settings validated."""
 
     stage: str
+    """Stage name."""
     step_id: str
+    """Id inside the pipeline."""
     kind_name: str
-    kind: type[StepKind]
+    """Its ``uses:``."""
+    kind: type[StepKind[Any]]
+    """The step kind class."""
     settings: StepSettings
+    """Its validated ``with:``."""
     timeout: float
+    """Seconds it may take."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +71,11 @@ class RunOutcome:
     """How a run ended."""
 
     run_id: str
+    """The recorded run."""
     status: str
+    """passed, failed, error, interrupted."""
     exit_code: int
+    """The exit code (:mod:`secpipe.core.exitcodes`)."""
 
 
 def plan(project: Project, name: str, spec: PipelineSpec) -> list[list[PlannedStep]]:
@@ -63,16 +94,36 @@ def plan(project: Project, name: str, spec: PipelineSpec) -> list[list[PlannedSt
     return stages
 
 
-class Runner:
-    """Runs one pipeline of a project, recording into a :class:`RunStore`."""
+class _Slot:
+    """Where one step's result lands; the first to claim it (the step itself, or the runner on
+    timeout or interrupt) records it, the other is ignored."""
 
-    def __init__(self, project: Project, store: RunStore, bus: EventBus) -> None:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.result: StepResult | None = None
+        self.done = threading.Event()
+        """Set when the step's thread has ended (``Thread.join`` is not used to wait: a join
+        interrupted by Ctrl-C leaves CPython's thread state saying "not alive")."""
+
+    def claim(self, result: StepResult) -> bool:
+        with self._lock:
+            if self.result is not None:
+                return False
+            self.result = result
+            return True
+
+
+class Runner:
+    """Runs one pipeline of a project, recording into a :class:`RunStore` and emitting events."""
+
+    def __init__(self, project: Project, store: RunStore, bus: Emitter, *,
+                 secrets: SecretResolver | None = None, debug: bool = False) -> None:
         self.project = project
         self.store = store
         self.bus = bus
-        self._cancel = threading.Event()
+        self.debug = debug
         self._pipeline_name = ""
-        self._secrets = SecretResolver(project.root)
+        self._secrets = secrets or SecretResolver(project.root)
         self._seq = 0
         self._seq_lock = threading.Lock()
 
@@ -81,130 +132,136 @@ class Runner:
         self._pipeline_name = name
         stages = plan(self.project, name, spec)
         run_id = self.store.start_run(name, str(self.project.root))
-        self.bus.emit(Event("run.started", run_id, {
-            "pipeline": name, "project": str(self.project.root),
-            "stages": [[p.step_id for p in stage] for stage in stages],
-            "stage_names": [s.name for s in spec.stages],
-        }))
-        findings: list[Finding] = []
-        metrics: dict[str, float] = {}
-        errors: list[str] = []
-        exit_code, status = EXIT_PASSED, "passed"
+        self.bus.emit(RunStarted(
+            run_id, pipeline=name, project=str(self.project.root),
+            stage_names=tuple(s.name for s in spec.stages),
+            stages=tuple(tuple(p.step_id for p in stage) for stage in stages)))
+        earlier: list[FinishedStep] = []
+        exit_code, status = exitcodes.PASSED, "passed"
+        index = 0
         try:
             for index, stage in enumerate(stages):
                 stage_name = spec.stages[index].name
-                if exit_code != EXIT_PASSED:
+                if exit_code != exitcodes.PASSED:
                     self.store.record_stage(run_id, index, stage_name, StepStatus.SKIPPED)
                     continue
-                self.bus.emit(Event("stage.started", run_id, {"stage": stage_name, "index": index}))
-                results = self._run_stage(run_id, stage, tuple(findings), dict(metrics),
-                                          tuple(errors))
-                stage_status = StepStatus.PASSED
-                for planned, (_, _, result) in zip(stage, results, strict=True):
-                    findings.extend(result.findings)
-                    for key, value in result.metrics.items():
-                        metrics[key] = value
-                        metrics[f"{planned.step_id}.{key}"] = value
-                    if result.status is StepStatus.ERROR:
-                        errors.append(f"{planned.step_id}: {result.message}")
-                        stage_status = StepStatus.ERROR
-                    elif result.status is StepStatus.FAILED and stage_status is StepStatus.PASSED:
-                        stage_status = StepStatus.FAILED
+                self.bus.emit(StageStarted(run_id, stage=stage_name, index=index))
+                finished = self._run_stage(run_id, stage, tuple(earlier))
+                earlier.extend(finished)
+                stage_status = _stage_status(finished)
                 self.store.record_stage(run_id, index, stage_name, stage_status)
-                self.bus.emit(Event("stage.finished", run_id,
-                                    {"stage": stage_name, "status": stage_status.value}))
+                self.bus.emit(StageFinished(run_id, stage=stage_name, status=stage_status.value))
                 if stage_status is StepStatus.ERROR:
-                    exit_code, status = EXIT_ERROR, "error"
+                    exit_code, status = exitcodes.ERROR, "error"
                 elif stage_status is StepStatus.FAILED:
-                    exit_code, status = EXIT_GATE_FAILED, "failed"
-        except KeyboardInterrupt:
-            self._cancel.set()
-            exit_code, status = EXIT_INTERRUPTED, "interrupted"
+                    exit_code, status = exitcodes.GATE_FAILED, "failed"
+        except KeyboardInterrupt as stop:
+            exit_code = exitcodes.TERMINATED if isinstance(stop, exitcodes.Terminated) \
+                else exitcodes.INTERRUPTED
+            status = "interrupted"
+            if index < len(stages):
+                self.store.record_stage(run_id, index, spec.stages[index].name,
+                                        StepStatus.ERROR)
+            for later in range(index + 1, len(stages)):
+                self.store.record_stage(run_id, later, spec.stages[later].name,
+                                        StepStatus.SKIPPED)
         finally:
             self.store.finish_run(run_id, status, exit_code)
-            self.bus.emit(Event("run.finished", run_id, {"status": status, "exit_code": exit_code}))
+            self.bus.emit(RunFinished(run_id, pipeline=name, status=status, exit_code=exit_code))
         return RunOutcome(run_id, status, exit_code)
 
     # -- one stage -------------------------------------------------------------------------
-    def _run_stage(
-        self, run_id: str, stage: list[PlannedStep], findings: tuple[Finding, ...],
-        metrics: dict[str, float], errors: tuple[str, ...],
-    ) -> list[tuple[float, float, StepResult]]:
-        slots: list[tuple[float, float, StepResult] | None] = [None] * len(stage)
-        threads: list[tuple[threading.Thread, StepContext, float]] = []
-        for i, planned in enumerate(stage):
-            ctx = self._context(run_id, planned, findings, metrics, errors)
-            thread = threading.Thread(
-                target=self._run_step, args=(planned, ctx, slots, i),
-                name=f"secpipe-{planned.step_id}", daemon=True,
-            )
-            started = time.monotonic()
+    def _run_stage(self, run_id: str, stage: list[PlannedStep],
+                   earlier: tuple[FinishedStep, ...]) -> list[FinishedStep]:
+        slots = [_Slot() for _ in stage]
+        contexts = [self._context(run_id, planned, earlier) for planned in stage]
+        deadlines = []
+        for planned, ctx, slot in zip(stage, contexts, slots, strict=True):
+            thread = threading.Thread(target=self._run_step, args=(planned, ctx, slot),
+                                      name=f"secpipe-{planned.step_id}", daemon=True)
             thread.start()
-            threads.append((thread, ctx, started + planned.timeout))
-        wall_start = time.time()
-        for i, (thread, ctx, deadline) in enumerate(threads):
-            while thread.is_alive():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                thread.join(min(remaining, 0.2))
-            if thread.is_alive():
-                ctx.cancel.set()
-                thread.join(2.0)  # a cooperative step stops at the next check
-                planned = stage[i]
-                result = StepResult(
-                    status=StepStatus.ERROR,
-                    message=f"timed out after {planned.timeout:g} s (it was stopped)",
-                )
-                slots[i] = (wall_start, planned.timeout, result)
-                self._finished(run_id, planned, result, wall_start, planned.timeout)
-        return [s if s is not None else (wall_start, 0.0, StepResult(
-            status=StepStatus.ERROR, message="step ended without a result")) for s in slots]
+            deadlines.append(time.monotonic() + planned.timeout)
+        try:
+            self._wait(run_id, stage, contexts, deadlines, slots)
+        except KeyboardInterrupt:
+            self._interrupt(run_id, stage, contexts, slots)
+            raise
+        return [FinishedStep(p.step_id, p.kind_name, p.stage, slot.result or StepResult(
+            status=StepStatus.ERROR, message="step ended without a result"))
+            for p, slot in zip(stage, slots, strict=True)]
 
-    def _context(self, run_id: str, planned: PlannedStep, findings: tuple[Finding, ...],
-                 metrics: dict[str, float], errors: tuple[str, ...]) -> StepContext:
-        workdir = self.project.state_dir / "runs" / run_id / planned.step_id
-        bus = self.bus
+    def _wait(self, run_id: str, stage: list[PlannedStep], contexts: list[StepContext],
+              deadlines: list[float], slots: list[_Slot]) -> None:
+        """Wait for every step; one past its deadline is cancelled and recorded as timed out."""
+        pending = list(range(len(stage)))
+        while pending:
+            first = pending[0]
+            slots[first].done.wait(min(_POLL, max(0.0, deadlines[first] - time.monotonic())))
+            for j in list(pending):
+                if slots[j].done.is_set():
+                    pending.remove(j)
+                elif time.monotonic() >= deadlines[j]:
+                    planned = stage[j]
+                    result = StepResult(status=StepStatus.ERROR, message=(
+                        f"timed out after {planned.timeout:g} s (it was stopped)"))
+                    claimed = slots[j].claim(result)  # whatever it returns now comes too late
+                    contexts[j].cancel.set()
+                    slots[j].done.wait(TIMEOUT_GRACE)  # a cooperative step stops at its check
+                    if claimed:
+                        self._finished(run_id, planned, result, time.time() - planned.timeout,
+                                       planned.timeout)
+                    pending.remove(j)
+
+    def _interrupt(self, run_id: str, stage: list[PlannedStep], contexts: list[StepContext],
+                   slots: list[_Slot]) -> None:
+        """Ctrl-C: cancel every running step, give them (and the tools they started) a bounded
+        time to stop, record the rest as interrupted."""
+        for ctx in contexts:
+            ctx.cancel.set()
+        deadline = time.monotonic() + INTERRUPT_GRACE
+        try:
+            for slot in slots:
+                slot.done.wait(max(0.0, deadline - time.monotonic()))
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: stop waiting
+        for planned, slot in zip(stage, slots, strict=True):
+            result = StepResult(status=StepStatus.ERROR,
+                                message="interrupted (Ctrl-C or SIGTERM): the step was stopped")
+            if slot.claim(result):
+                self._finished(run_id, planned, result, time.time(), 0.0)
+
+    def _context(self, run_id: str, planned: PlannedStep,
+                 earlier: tuple[FinishedStep, ...]) -> StepContext:
+        state = self.project.state_dir
+        bus, step_id, redact = self.bus, planned.step_id, self._secrets.redact
 
         def progress(done: int, total: int | None, what: str) -> None:
-            bus.emit(Event("step.progress", run_id,
-                           {"step": planned.step_id, "done": done, "total": total, "what": what}))
+            bus.emit(StepProgress(run_id, step=step_id, done=done, total=total,
+                                  what=redact(what)))
 
         def log(message: str) -> None:
-            bus.emit(Event("step.log", run_id, {"step": planned.step_id,
-                                                "message": self._secrets.redact(message)}))
+            bus.emit(StepLog(run_id, step=step_id, message=redact(message)))
 
         return StepContext(
-            project_root=self.project.root, workdir=workdir, run_id=run_id,
-            pipeline=self._pipeline_name, step_id=planned.step_id, findings_so_far=findings,
-            metrics_so_far=metrics, errors_so_far=errors, config=self.project.as_mapping(),
-            progress=progress, log=log, cancel=threading.Event(), timeout=planned.timeout,
-            cache_dir=self.project.state_dir / "cache", secrets=self._secrets,
+            project_root=self.project.root, workdir=state / "runs" / run_id / step_id,
+            run_id=run_id, pipeline=self._pipeline_name, step_id=step_id, earlier=earlier,
+            policy=self.project.config.policy, suppressions=self.project.suppressions,
+            state_dir=state, progress=progress, log=log, cancel=threading.Event(),
+            timeout=planned.timeout, cache_dir=state / "cache", secrets=self._secrets,
+            history=self.store, debug=self.debug,
         )
 
-    def _run_step(self, planned: PlannedStep, ctx: StepContext,
-                  slots: list[tuple[float, float, StepResult] | None], index: int) -> None:
-        self.bus.emit(Event("step.started", ctx.run_id,
-                            {"step": planned.step_id, "kind": planned.kind_name,
-                             "stage": planned.stage}))
+    def _run_step(self, planned: PlannedStep, ctx: StepContext, slot: _Slot) -> None:
+        self.bus.emit(StepStarted(ctx.run_id, step=planned.step_id, kind=planned.kind_name,
+                                  stage=planned.stage))
         started_wall, started = time.time(), time.monotonic()
         try:
-            Path(ctx.workdir).mkdir(parents=True, exist_ok=True)
-            result = planned.kind().run(ctx, planned.settings)
-        except SecpipeError as exc:
-            result = StepResult(status=StepStatus.ERROR, message=exc.message)
-        except Exception as exc:  # fail closed: a crashed step is an error, never clean
-            last = traceback.extract_tb(exc.__traceback__)[-1:] or None
-            where = f" at {last[0].filename}:{last[0].lineno}" if last else ""
-            result = StepResult(status=StepStatus.ERROR,
-                                message=f"crashed: {type(exc).__name__}: {exc}{where}")
-        duration = time.monotonic() - started
-        # a value resolved from a secret reference never reaches the store or the sinks
-        result = replace(result, message=self._secrets.redact(result.message))
-        if ctx.cancel.is_set():
-            return  # the runner already recorded the timeout
-        slots[index] = (started_wall, duration, result)
-        self._finished(ctx.run_id, planned, result, started_wall, duration)
+            result = run_guarded(planned.kind, ctx, planned.settings)
+            if slot.claim(result):
+                self._finished(ctx.run_id, planned, result, started_wall,
+                               time.monotonic() - started)
+        finally:
+            slot.done.set()
 
     def _finished(self, run_id: str, planned: PlannedStep, result: StepResult,
                   started: float, duration: float) -> None:
@@ -214,17 +271,18 @@ class Runner:
             self._seq += 1
         self.store.record_step(run_id, seq, planned.step_id, planned.kind_name, planned.stage,
                                started, duration, result)
-        self.bus.emit(Event("step.finished", run_id, {
-            "step": planned.step_id, "kind": planned.kind_name, "stage": planned.stage,
-            "status": result.status.value, "message": result.message, "duration": duration,
-            "findings": len(result.findings),
-            "severities": _count(result.findings),
-            "gate": result.gate.to_dict() if result.gate else None,
-        }))
+        self.bus.emit(StepFinished.of(run_id, planned.step_id, planned.kind_name, planned.stage,
+                                      result, duration))
+        if result.gate is not None:
+            self.bus.emit(GateDecided(run_id, step=planned.step_id, stage=planned.stage,
+                                      decision=result.gate))
 
 
-def _count(findings: tuple[Finding, ...]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for f in findings:
-        counts[f.severity.value] = counts.get(f.severity.value, 0) + 1
-    return counts
+def _stage_status(finished: list[FinishedStep]) -> StepStatus:
+    """ERROR when any step errored, else FAILED when any failed, else PASSED."""
+    statuses = {step.status for step in finished}
+    if StepStatus.ERROR in statuses:
+        return StepStatus.ERROR
+    if StepStatus.FAILED in statuses:
+        return StepStatus.FAILED
+    return StepStatus.PASSED

@@ -31,7 +31,8 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
-def validate_settings(kind: type[StepKind], data: Mapping[str, Any], where: str) -> StepSettings:
+def validate_settings(kind: type[StepKind[Any]], data: Mapping[str, Any],
+                      where: str) -> StepSettings:
     try:
         return kind.Settings.model_validate(dict(data))
     except ValidationError as exc:

@@ -10,6 +10,7 @@ from secpipe.core.findings import Finding, Severity
 from secpipe.core.results import GateDecision
 from secpipe.policy.metrics import MetricBound
 from secpipe.policy.model import PolicySpec, SuppressionSpec
+from secpipe.tools.suppressions import TOOL_SUPPRESSED_REASON, is_tool_suppressed
 
 
 def _matches(s: SuppressionSpec, f: Finding) -> bool:
@@ -40,7 +41,7 @@ def evaluate(
     reasons: list[str] = []
     notes: list[str] = []
     counted: list[Finding] = []
-    suppressed = baselined = 0
+    suppressed = baselined = tool_accepted = tool_counted = 0
     accepted: list[tuple[str, str]] = []
     expired_noted: set[int] = set()
     seen: set[str] = set()
@@ -71,6 +72,13 @@ def evaluate(
             baselined += 1
             accepted.append((f.fingerprint, "in the baseline"))
             continue
+        if is_tool_suppressed(f):
+            if policy.accept_tool_suppressions:
+                tool_accepted += 1
+                accepted.append((f.fingerprint, f"accepted by accept_tool_suppressions: "
+                                                f"{TOOL_SUPPRESSED_REASON}"))
+                continue
+            tool_counted += 1
         counted.append(f)
 
     if policy.fail_on is not None:
@@ -100,6 +108,12 @@ def evaluate(
         notes.append(f"{suppressed} finding(s) suppressed with a reason")
     if baselined:
         notes.append(f"{baselined} finding(s) already in the baseline")
+    if tool_accepted:
+        notes.append(f"{tool_accepted} finding(s) {TOOL_SUPPRESSED_REASON}: accepted by the "
+                     "policy (accept_tool_suppressions)")
+    if tool_counted:
+        notes.append(f"{tool_counted} finding(s) {TOOL_SUPPRESSED_REASON}: counted (add a "
+                     "suppression with a reason and an expiry, or set accept_tool_suppressions)")
     return GateDecision(passed=not reasons, reasons=tuple(reasons), notes=tuple(notes),
                         counted=len(counted), suppressed=suppressed, baselined=baselined,
                         accepted=tuple(accepted))

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from secpipe import __version__
 from secpipe.core.results import StepResult, StepStatus
 from secpipe.core.step import StepContext, StepKind
 from secpipe.policy.baseline import DEFAULT_BASELINE, load_baseline
 from secpipe.policy.evaluate import evaluate
-from secpipe.policy.model import DEFAULT_POLICY, PolicySpec, SuppressionSpec
+from secpipe.policy.model import PolicySpec
 
 
 def resolve_baseline(project_root: Path, policy: PolicySpec) -> frozenset[str]:
@@ -21,23 +20,16 @@ def resolve_baseline(project_root: Path, policy: PolicySpec) -> frozenset[str]:
     return load_baseline(default) if default.is_file() else frozenset()
 
 
-def project_policy(config: Any) -> tuple[PolicySpec, list[SuppressionSpec]]:
-    policy = PolicySpec.model_validate(config["policy"]) if "policy" in config else DEFAULT_POLICY
-    suppressions = [SuppressionSpec.model_validate(s) for s in config.get("suppressions", [])]
-    return policy, suppressions
-
-
-class GateStep(StepKind):
+class GateStep(StepKind[PolicySpec]):
     """Fail the pipeline when the policy is not met (fails closed on earlier step errors)."""
 
     kind = "gate"
     summary = "quality gate: severities, counts, metric bounds, baseline, suppressions"
     Settings = PolicySpec
 
-    def run(self, ctx: StepContext, settings: Any) -> StepResult:
-        assert isinstance(settings, PolicySpec)
-        base, suppressions = project_policy(ctx.config)
-        policy = base.merged(settings)
+    def run(self, ctx: StepContext, settings: PolicySpec) -> StepResult:
+        policy = ctx.policy.merged(settings)
+        suppressions = ctx.suppressions
         decision = evaluate(
             policy,
             ctx.findings_so_far,

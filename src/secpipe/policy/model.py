@@ -27,6 +27,9 @@ class PolicySpec(StepSettings):
     unsafe_ignore_step_errors: bool | None = None
     """Let the gate pass although an earlier step could not complete. Unsafe: a scanner that
     crashed is not a scanner that found nothing."""
+    accept_tool_suppressions: bool | None = None
+    """Accept findings a tool suppressed in its own output (``nosemgrep``, SARIF
+    ``suppressions``), which carry no reason and no expiry (default: they are counted)."""
 
     @field_validator("fail_on", mode="before")
     @classmethod

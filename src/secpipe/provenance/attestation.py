@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from secpipe import __version__
+from secpipe.core.results import StepView
 from secpipe.keys.signers import SigningKey, key_id
 from secpipe.provenance.modelsig import IN_TOTO_PAYLOAD_TYPE, VerificationFailed, pae
 from secpipe.provenance.sbom import SBOM_MEDIA_TYPE, SBOM_NAME
-from secpipe.runstore.records import StepRecord
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://secpipe.dev/attestations/pipeline-run/v1"
@@ -31,7 +31,7 @@ MAX_ENVELOPE_BYTES = 16 << 20
 MAX_SIGNATURES = 16
 
 
-def training_data(steps: Iterable[StepRecord]) -> list[dict[str, Any]]:
+def training_data(steps: Iterable[StepView]) -> list[dict[str, Any]]:
     """The datasets train steps recorded (``data:<path>`` artifacts) with their digests."""
     data = []
     for step in steps:
@@ -45,7 +45,7 @@ def training_data(steps: Iterable[StepRecord]) -> list[dict[str, Any]]:
     return data
 
 
-def _severities(step: StepRecord) -> dict[str, int]:
+def _severities(step: StepView) -> dict[str, int]:
     counts: dict[str, int] = {}
     for finding in step.findings:
         counts[finding.severity.value] = counts.get(finding.severity.value, 0) + 1
@@ -53,7 +53,7 @@ def _severities(step: StepRecord) -> dict[str, int]:
 
 
 def build_statement(subjects: Mapping[str, str], pipeline: str, run_id: str,
-                    steps: Iterable[StepRecord], started: float | None = None,
+                    steps: Iterable[StepView], started: float | None = None,
                     sbom_digest: str | None = None) -> dict[str, Any]:
     """The statement for ``subjects`` (name -> SHA-256 hex) after ``steps`` of a run."""
     steps = list(steps)

@@ -1,18 +1,13 @@
-"""Key settings shared by the ``sign``, ``verify`` and ``load`` steps, and run-store access."""
+"""Key settings shared by the ``sign``, ``verify`` and ``load`` steps."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Self
 
 from pydantic import Field, model_validator
 
-from secpipe.core.errors import StoreError
-from secpipe.core.step import StepContext, StepSettings
-from secpipe.keys.refs import SecretResolver
+from secpipe.core.step import StepSettings
 from secpipe.keys.signers import KeyOptions, is_keyless
-from secpipe.runstore import RunStore
-from secpipe.runstore.records import StepRecord
 
 
 class KeySettings(StepSettings):
@@ -73,27 +68,3 @@ class KeySettings(StepSettings):
                           key_password=self.key_password, identity_token=self.identity_token,
                           use_staging=self.use_staging, identity=self.identity,
                           oidc_issuer=self.oidc_issuer, sigstore_timeout=self.sigstore_timeout)
-
-
-def resolver(ctx: StepContext) -> SecretResolver:
-    """The run's secret resolver (a fresh one outside a pipeline run)."""
-    found = getattr(ctx, "secrets", None)
-    return found if isinstance(found, SecretResolver) else SecretResolver(ctx.project_root)
-
-
-def state_dir(ctx: StepContext) -> str:
-    return str(ctx.config.get("state_dir", ".secpipe") or ".secpipe")
-
-
-def earlier_steps(ctx: StepContext) -> list[StepRecord]:
-    """Steps of this run recorded so far (earlier stages), read from the run store."""
-    db = Path(ctx.project_root) / state_dir(ctx) / "runs.db"
-    if not db.is_file():
-        return []
-    store = RunStore(db)
-    try:
-        return list(store.get_run(ctx.run_id).steps)
-    except StoreError:  # not a recorded run (an ad-hoc step)
-        return []
-    finally:
-        store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Self
@@ -11,10 +12,10 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from secpipe.core.artifacts import Artifact
-from secpipe.core.errors import ConfigError, InputError
-from secpipe.core.results import StepResult, StepStatus
+from secpipe.core.errors import InputError
+from secpipe.core.results import StepResult, StepStatus, StepView
 from secpipe.core.step import StepContext, StepKind
-from secpipe.keys.signers import is_keyless, open_signing_key
+from secpipe.keys.refs import resolver_for
 from secpipe.provenance.attestation import (
     DSSE_MEDIA_TYPE,
     build_statement,
@@ -22,11 +23,10 @@ from secpipe.provenance.attestation import (
     training_data,
 )
 from secpipe.provenance.check import SUBJECT_PREFIX, subject_names
-from secpipe.provenance.keyless import sign_keyless
-from secpipe.provenance.modelsig import BUNDLE_MEDIA_TYPE, SignedModel, sign_model, write_atomic
+from secpipe.provenance.modelsig import BUNDLE_MEDIA_TYPE, write_atomic
 from secpipe.provenance.sbom import SBOM_MEDIA_TYPE, SBOM_NAME, build_sbom
-from secpipe.provenance.settings import KeySettings, earlier_steps, resolver, state_dir
-from secpipe.runstore.records import StepRecord
+from secpipe.provenance.settings import KeySettings
+from secpipe.provenance.signing import check_keyless, sign_with
 
 SIGNATURE_NAME = "model.sig"
 ATTESTATION_NAME = "attestation.dsse.json"
@@ -55,17 +55,6 @@ class SignSettings(KeySettings):
         return self
 
 
-def check_keyless(attest: bool, identity_token: str | None) -> None:
-    """``key: sigstore`` signs the model only: the run attestation is a DSSE envelope that a
-    verifier re-checks with the signer's key, which keyless signing does not have."""
-    if attest:
-        raise ValueError("key: sigstore (keyless) does not attest the run; set attest: false "
-                         "(a policy check of a keyless run then fails: there is no attestation)")
-    if not identity_token:
-        raise ValueError("key: sigstore needs identity_token (an OIDC token, e.g. "
-                         "${env:SIGSTORE_ID_TOKEN}); secpipe never starts a browser login")
-
-
 def library_version() -> str:
     try:
         return f"model-signing {version('model-signing')}"
@@ -73,7 +62,7 @@ def library_version() -> str:
         return "model-signing"
 
 
-def find_model(ctx: StepContext, settings: SignSettings, steps: list[StepRecord]) -> Path | None:
+def find_model(ctx: StepContext, settings: SignSettings, steps: Sequence[StepView]) -> Path | None:
     """``with.model`` (which must exist), else the last ``model`` artifact of the run, else None."""
     if settings.model:
         path = Path(settings.model)
@@ -99,31 +88,27 @@ def model_artifacts(model: Path, files: dict[str, str]) -> list[Artifact]:
     return out
 
 
-class SignStep(StepKind):
+class SignStep(StepKind[SignSettings]):
     kind = "sign"
     summary = "sign the model (OpenSSF model-signing) and attest the run (in-toto, DSSE)"
     Settings = SignSettings
 
     def run(self, ctx: StepContext, settings: SignSettings) -> StepResult:
-        steps = earlier_steps(ctx)
+        steps = ctx.earlier
         model = find_model(ctx, settings, steps)
         if model is None:
             return StepResult(status=StepStatus.PASSED, metrics={"model_files": 0.0},
                               message="nothing signed: no earlier step produced a 'model' "
                               "artifact (set with.model to sign a file or folder)")
-        secrets = resolver(ctx)
         out = Path(ctx.workdir)
         out.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        ref = secrets.resolve(settings.key.strip(), "key") if settings.key else None
-        if is_keyless(ref):
-            label = "sigstore (keyless)"
-            signed = self._sign_keyless(ctx, settings, model, out / SIGNATURE_NAME)
-        else:
-            key = open_signing_key(settings.key, ctx.project_root, secrets, settings.options(),
-                                   state_dir(ctx))
-            label = key.label
-            signed = sign_model(model, out / SIGNATURE_NAME, key, settings.workers)
+        made = sign_with(model, out / SIGNATURE_NAME, settings.key, project_root=ctx.project_root,
+                         secrets=resolver_for(ctx), options=settings.options(),
+                         state_dir=ctx.state, attest=settings.attest,
+                         what=f"{ctx.step_id or 'sign'}.with", workers=settings.workers,
+                         timeout=ctx.timeout)
+        signed, label, key = made.signed, made.label, made.key
         elapsed = time.monotonic() - started
         artifacts = model_artifacts(model, signed.files)
         artifacts.append(Artifact.from_file(SIGNATURE_NAME, signed.signature, BUNDLE_MEDIA_TYPE))
@@ -145,7 +130,7 @@ class SignStep(StepKind):
             artifacts.append(sbom_artifact)
             sbom_digest = sbom_artifact.digest.removeprefix("sha256:")
             info["sbom"] = SBOM_NAME
-        if settings.attest and not is_keyless(ref):
+        if settings.attest and key is not None:
             statement = build_statement(subject_names(signed.files, model), ctx.pipeline,
                                         ctx.run_id, steps, sbom_digest=sbom_digest)
             write_atomic(out / ATTESTATION_NAME, sign_statement(statement, key))
@@ -164,17 +149,3 @@ class SignStep(StepKind):
             message=f"signed {len(signed.files)} model file(s) with {label}"
             + (" and attested the run" if info["attestation"] else ""),
         )
-
-    def _sign_keyless(self, ctx: StepContext, settings: SignSettings, model: Path,
-                      signature: Path) -> SignedModel:
-        secrets = resolver(ctx)
-        token = secrets.resolve_optional(settings.identity_token, "identity_token")
-        try:
-            check_keyless(settings.attest, token)  # key or token came from a reference
-        except ValueError as exc:
-            raise ConfigError(f"{ctx.step_id or 'sign'}.with: {exc}") from None
-        timeout = settings.sigstore_timeout
-        if ctx.timeout is not None:
-            timeout = min(timeout, ctx.timeout)
-        return sign_keyless(model, signature, token, settings.use_staging, timeout,
-                            settings.workers)

@@ -10,11 +10,12 @@ from pydantic import Field
 from secpipe.core.errors import InputError
 from secpipe.core.results import StepResult, StepStatus
 from secpipe.core.step import StepContext, StepKind
+from secpipe.keys.refs import resolver_for
 from secpipe.keys.signers import trusted_public_key
 from secpipe.provenance.check import verify_all
 from secpipe.provenance.policy import parse_policy
 from secpipe.provenance.sbom import SBOM_NAME
-from secpipe.provenance.settings import KeySettings, earlier_steps, resolver, state_dir
+from secpipe.provenance.settings import KeySettings
 from secpipe.provenance.sign_step import (
     ATTESTATION_NAME,
     SIGNATURE_NAME,
@@ -43,7 +44,7 @@ def _project_path(ctx: StepContext, value: str) -> Path:
     return path if path.is_absolute() else ctx.project_root / path
 
 
-class VerifyStep(StepKind):
+class VerifyStep(StepKind[VerifySettings]):
     kind = "verify"
     summary = "verify a model's signature and attestation against a trusted key and a policy"
     Settings = VerifySettings
@@ -55,7 +56,7 @@ class VerifyStep(StepKind):
         attestation = _project_path(ctx, settings.attestation) if settings.attestation else None
         sbom = _project_path(ctx, settings.sbom) if settings.sbom else None
         if model is None or signature is None:
-            for step in reversed(earlier_steps(ctx)):
+            for step in reversed(ctx.earlier):
                 names = {a.name: Path(a.path) for a in step.artifacts}
                 if step.kind == "sign" and SIGNATURE_NAME in names:
                     signature = signature or names[SIGNATURE_NAME]
@@ -68,7 +69,7 @@ class VerifyStep(StepKind):
             raise InputError("nothing to verify: set with.model and with.signature "
                              "(no earlier sign step in this run)")
         public = trusted_public_key(settings.key, settings.public_key, ctx.project_root,
-                                    resolver(ctx), settings.options(), state_dir(ctx))
+                                    resolver_for(ctx), settings.options(), ctx.state)
         report = verify_all(model, signature, public, attestation, requirements, sbom)
         if not report.passed:
             return StepResult(status=StepStatus.FAILED, tool=library_version(),

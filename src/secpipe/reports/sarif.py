@@ -12,7 +12,7 @@ same shape imports there with the right tool per finding.
   ``properties.security-severity`` (critical 9.5, high 8.0, medium 5.5, low 2.0, info 0.0; the
   worst of the rule's results) and ``precision``; no ``helpUri`` (we have no rule pages).
 - Results: ``level`` critical/high→error, medium→warning, low/info→note; our severity name is kept
-  in ``properties.severity`` so a reader (``secpipe.steps.sarif_ingest``) gets it back exactly;
+  in ``properties.severity`` so a reader (``secpipe.tools.parsers.sarif``) gets it back exactly;
   ``partialFingerprints["secpipe/v1"]`` is our fingerprint.
 - Locations: the file's project-relative URI (``uriBaseId`` ``PROJECTROOT``) with a region when
   the line is a line of that file. A position inside a container (archive member, notebook cell,

@@ -19,6 +19,7 @@ from secpipe.core.results import GateDecision, Skipped, StepResult, StepStatus
 from secpipe.runstore.records import RunRecord, StageRecord, StepRecord
 
 SCHEMA_VERSION = 1
+_HISTORY_RUNS = 50
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -198,6 +199,26 @@ class RunStore:
             status=row[5], exit_code=row[6], secpipe_version=row[7], stages=stages,
             steps=tuple(steps), extra=json.loads(row[8]),
         )
+
+    def last_passed_metrics(self, pipeline: str, *, exclude_run: str, step_id: str,
+                            kind: str) -> tuple[str, dict[str, float]]:
+        """:class:`secpipe.core.interfaces.RunHistory`: (run id, metrics) of the newest passed
+        run of ``pipeline`` other than ``exclude_run`` — of step ``step_id`` when it ran there,
+        else of a step of the same ``kind`` — or ``("", {})``."""
+        rows = self._exec(
+            "SELECT run_id FROM runs WHERE pipeline=? AND status='passed' AND run_id<>?"
+            " ORDER BY started DESC, run_id DESC LIMIT ?", (pipeline, exclude_run, _HISTORY_RUNS),
+        ).fetchall()
+        for (run_id,) in rows:
+            found = self._exec(
+                "SELECT metrics FROM steps WHERE run_id=? AND kind=?"
+                " ORDER BY step_id<>?, seq", (run_id, kind, step_id),
+            ).fetchall()
+            for (metrics,) in found:
+                values = json.loads(metrics)
+                if values:
+                    return str(run_id), {str(k): float(v) for k, v in values.items()}
+        return "", {}
 
     def count_findings(self, run_id: str) -> dict[str, int]:
         return {

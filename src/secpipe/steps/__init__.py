@@ -1,10 +1,8 @@
 """Generic step kinds that are not scanners of their own.
 
-- :mod:`secpipe.steps.exec` — the ``exec`` kind: run any external tool (argv, never a shell) and
-  ingest the SARIF 2.1.0 log it writes, so Gitleaks, Trivy, Semgrep or Checkov plug in wherever a
-  user has them.
-- :mod:`secpipe.steps.sarif_ingest` — the bounded, tolerant SARIF reader behind it (also used to
-  re-read secpipe's own SARIF reports).
-- :mod:`secpipe.steps.redact` — bounding and redaction of what external tools say (snippets quote
-  secrets), applied before anything of it is kept.
+- :mod:`secpipe.steps.exec` — the ``exec`` kind: run any external program (argv, never a shell)
+  under the tool supervisor and read its findings (SARIF 2.1.0, or secpipe's generic findings
+  JSON) or, with ``parse: none``, just its exit code (a build or deploy command as a step).
+
+How external programs are run and their output read lives in :mod:`secpipe.tools`.
 """

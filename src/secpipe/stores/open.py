@@ -9,8 +9,8 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field
 
 from secpipe.core.errors import ConfigError
+from secpipe.core.interfaces import Secrets
 from secpipe.core.step import StepSettings
-from secpipe.keys.refs import SecretResolver
 from secpipe.stores.interface import ArtifactStore
 from secpipe.stores.local import LocalStore
 
@@ -40,7 +40,7 @@ class StoreSettings(StepSettings):
     """Files hashed and transferred in parallel."""
 
 
-def default_store_uri(project_root: Path, state_dir: str = ".secpipe") -> str:
+def default_store_uri(project_root: Path, state_dir: str | Path = ".secpipe") -> str:
     return str(project_root / state_dir / "store")
 
 
@@ -54,7 +54,7 @@ def describe(uri: str) -> str:
 
 
 def open_store(uri: str | None, settings: StoreSettings, project_root: Path,
-               resolver: SecretResolver, state_dir: str = ".secpipe") -> ArtifactStore:
+               resolver: Secrets, state_dir: str | Path = ".secpipe") -> ArtifactStore:
     """The store a URI names; credentials are resolved here, at the moment they are needed."""
     uri = resolver.resolve(uri, "uri") if uri else default_store_uri(project_root, state_dir)
     parts = urlsplit(uri)

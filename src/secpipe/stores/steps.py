@@ -11,20 +11,21 @@ from __future__ import annotations
 import fnmatch
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import Field
 
 from secpipe.core.artifacts import Artifact
 from secpipe.core.errors import StoreError
-from secpipe.core.results import StepResult, StepStatus
+from secpipe.core.results import StepResult, StepStatus, StepView
 from secpipe.core.step import StepContext, StepKind
+from secpipe.keys.refs import resolver_for
 from secpipe.keys.signers import trusted_public_key
 from secpipe.provenance.check import verify_all
 from secpipe.provenance.policy import Requirement, parse_policy
-from secpipe.provenance.settings import KeySettings, earlier_steps, resolver, state_dir
+from secpipe.provenance.settings import KeySettings
 from secpipe.provenance.sign_step import SIGNING_INFO_NAME
-from secpipe.runstore.records import StepRecord
 from secpipe.stores.interface import safe_name
 from secpipe.stores.manifest import (
     LocalFile,
@@ -50,7 +51,7 @@ class StoreStepSettings(StoreSettings):
     the attestation and the SBOM; copying them is off by default to keep stores lean."""
 
 
-def collect(ctx: StepContext, steps: list[StepRecord],
+def collect(ctx: StepContext, steps: Sequence[StepView],
             settings: StoreStepSettings) -> tuple[list[LocalFile], SignedInfo | None]:
     """The files to publish and, when the run signed a model, which ones are its evidence."""
     signer = next((s for s in reversed(steps) if s.kind == "sign" and s.artifacts), None)
@@ -98,18 +99,18 @@ def _step_path(step_id: str, artifact: Artifact) -> str:
     return f"{safe_name(step_id)}/{name}"
 
 
-class StoreStep(StepKind):
+class StoreStep(StepKind[StoreStepSettings]):
     kind = "store"
     summary = "publish the run's artifacts (signed model first) to a store, manifest last"
     Settings = StoreStepSettings
 
     def run(self, ctx: StepContext, settings: StoreStepSettings) -> StepResult:
-        secrets = resolver(ctx)
-        steps = earlier_steps(ctx)
+        secrets = resolver_for(ctx)
+        steps = ctx.earlier
         files, signed = collect(ctx, steps, settings)
         if not files:
             return StepResult(status=StepStatus.PASSED, message="no artifacts to store")
-        store = open_store(settings.uri, settings, ctx.project_root, secrets, state_dir(ctx))
+        store = open_store(settings.uri, settings, ctx.project_root, secrets, ctx.state)
         prefix = run_prefix(ctx.pipeline or "adhoc", ctx.run_id)
         try:
             manifest = publish(store, prefix, ctx.pipeline or "adhoc", ctx.run_id, files, signed,
@@ -143,7 +144,7 @@ class LoadSettings(StoreSettings, KeySettings):
     """Policy over the attestation, e.g. ``["scan-models passed"]`` (implies ``verify``)."""
 
 
-class LoadStep(StepKind):
+class LoadStep(StepKind[LoadSettings]):
     kind = "load"
     summary = "load a published run's artifacts, digest-checked, and verify the signed model"
     Settings = LoadSettings
@@ -153,13 +154,13 @@ class LoadStep(StepKind):
             return StepResult(status=StepStatus.PASSED,
                               message="nothing to load (set with.run or with.source)")
         requirements = parse_policy(settings.require) if settings.require else []
-        secrets = resolver(ctx)
+        secrets = resolver_for(ctx)
         if settings.source is not None:
             store = open_store(settings.source, settings, ctx.project_root, secrets,
-                               state_dir(ctx))
+                               ctx.state)
             prefix = ""
         else:
-            store = open_store(settings.uri, settings, ctx.project_root, secrets, state_dir(ctx))
+            store = open_store(settings.uri, settings, ctx.project_root, secrets, ctx.state)
             prefix = run_prefix(settings.pipeline,
                                 resolve_run(store, settings.pipeline, str(settings.run)))
         dest = Path(ctx.workdir) / "artifacts"
@@ -190,7 +191,7 @@ class LoadStep(StepKind):
         if signed is None:
             return "it has no signed model (no signature in its manifest)"
         public = trusted_public_key(settings.key, settings.public_key, ctx.project_root,
-                                    resolver(ctx), settings.options(), state_dir(ctx))
+                                    resolver_for(ctx), settings.options(), ctx.state)
         attestation = dest / signed.attestation if signed.attestation else None
         sbom = dest / signed.sbom if signed.sbom else None
         report = verify_all(dest / signed.model, dest / signed.signature, public, attestation,

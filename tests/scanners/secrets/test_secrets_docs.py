@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from secpipe.cli.scan_cmd import SCANNERS
+from secpipe.core.registry import scanner_kinds
 from secpipe.scanners.secrets.rules import INCOMPLETE_RULE, UNREADABLE_RULE, all_rules
 
 REPO = Path(__file__).resolve().parents[3]
@@ -24,4 +24,4 @@ def test_pre_commit_hook_runs_secpipe_scan_secrets_on_the_staged_files() -> None
     hook = next(h for h in hooks if h["id"] == "secpipe-secrets")
     assert hook["entry"] == "secpipe scan secrets"
     assert hook["language"] == "python" and hook["pass_filenames"] is True
-    assert "secrets" in SCANNERS
+    assert scanner_kinds(plugins=False)["secrets"] == "scan-secrets"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from secpipe.core.findings import Confidence, Finding, Location, Severity
 from secpipe.core.results import Skipped
 from secpipe.scanners.secrets.engine import FileScan, Hit
-from secpipe.scanners.secrets.history import HistoryScan
 from secpipe.scanners.secrets.rules import (
     INCOMPLETE_RULE,
     REMEDIATION,
@@ -16,6 +16,9 @@ from secpipe.scanners.secrets.rules import (
     Rule,
     all_rules,
 )
+
+if TYPE_CHECKING:  # git history is imported only when a scan asks for it
+    from secpipe.scanners.secrets.history import HistoryScan
 
 SCANNER = "scan-secrets"
 META_RULES = frozenset({INCOMPLETE_RULE, UNREADABLE_RULE})

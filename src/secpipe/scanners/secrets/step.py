@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
@@ -15,48 +14,40 @@ from secpipe import __version__
 from secpipe.core.errors import StepError
 from secpipe.core.findings import Finding
 from secpipe.core.results import Skipped, StepResult, StepStatus
-from secpipe.core.step import StepContext, StepKind, StepSettings
+from secpipe.core.step import StepContext, StepKind
+from secpipe.scanners.base import MIB, ArchiveScannerSettings, collect_files, metavar
 from secpipe.scanners.secrets import findings as mk
 from secpipe.scanners.secrets.archives import Limits
 from secpipe.scanners.secrets.cache import ScanCache, StatKey, trusted
 from secpipe.scanners.secrets.engine import FileScan, scan_batch
-from secpipe.scanners.secrets.walk import DEFAULT_EXCLUDES, Excluder, FileEntry, collect
+from secpipe.scanners.walk import Excluder, FileEntry
 
-MIB = 1 << 20
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
 #: Below this much work, scanning in-process beats starting worker processes.
 _POOL_MIN_BYTES = 16 * MIB
 _BATCH_BYTES = 4 * MIB
 _BATCH_FILES = 256
 
 
-class SecretsSettings(StepSettings):
-    """``with:`` settings of ``scan-secrets``."""
+class SecretsSettings(ArchiveScannerSettings):
+    """``with:`` settings of ``scan-secrets`` (paths, excludes and budgets: the scanner base)."""
 
-    paths: list[str] = Field(default_factory=lambda: ["."])
-    """Files or folders to scan, relative to the project root."""
     history: bool = False
     """Also scan every commit of git history (the lines each commit added)."""
-    exclude: list[str] = Field(default_factory=list)
-    """Globs of paths to skip besides the defaults (``name/`` matches a folder at any depth)."""
-    default_excludes: bool = True
-    """Also skip ``.git/``, ``.secpipe/``, ``.venv/``, ``node_modules/`` and tool caches."""
     cache: bool = True
     """Reuse results of unchanged files (content-addressed, under the cache folder)."""
-    max_file_bytes: int = Field(default=25 * MIB, gt=0)
-    """Largest file (or archive member) read whole; larger ones are scanned in their head."""
-    max_archive_depth: int = Field(default=4, ge=0)
-    """Deepest nesting of archives and compressed layers."""
-    max_archive_bytes: int = Field(default=100 * MIB, gt=0)
-    """Most bytes one file may expand to over all its archive members."""
-    max_archive_members: int = Field(default=10_000, gt=0)
-    """Most archive members read from one file."""
-    max_history_bytes: int = Field(default=2048 * MIB, gt=0)
-    """Most bytes of ``git log -p`` output read."""
-    workers: int = Field(default=0, ge=0)
+    max_file_bytes: int = Field(default=25 * MIB, gt=0, json_schema_extra=metavar("N"))
+    """Largest file (or archive member) read whole; a larger one is scanned in its head and
+    reported (an error when the file was named explicitly)."""
+    max_history_bytes: int = Field(default=2048 * MIB, gt=0, json_schema_extra=metavar("N"))
+    """Most bytes of git log -p output read."""
+    workers: int = Field(default=0, ge=0, json_schema_extra=metavar("N"))
     """Worker processes (0: one per CPU)."""
 
 
-class SecretsScanStep(StepKind):
+class SecretsScanStep(StepKind[SecretsSettings]):
     """Finds leaked credentials (83 rules): validated, redacted, cached, in parallel."""
 
     kind = "scan-secrets"
@@ -67,8 +58,7 @@ class SecretsScanStep(StepKind):
         started = time.monotonic()
         root = ctx.project_root.resolve()
         skipped: list[Skipped] = []
-        excludes = [*(DEFAULT_EXCLUDES if settings.default_excludes else []), *settings.exclude]
-        files = collect(root, settings.paths, excludes, skipped)
+        files = collect_files(root, settings, skipped)
         limits = Limits(settings.max_file_bytes, settings.max_archive_depth,
                         settings.max_archive_bytes, settings.max_archive_members)
         cache = _open_cache(ctx, settings)
@@ -87,8 +77,7 @@ class SecretsScanStep(StepKind):
                 in_tree.update((entry.rel, hit.key) for hit in scan.hits)
             metrics: dict[str, float] = {k: float(v) for k, v in stats.items()}
             if settings.history:
-                findings.extend(_history(ctx, root, settings, Excluder(excludes), in_tree, cache,
-                                         metrics))
+                findings.extend(_history(ctx, root, settings, in_tree, cache, metrics))
         finally:
             if cache is not None:
                 cache.close()
@@ -108,12 +97,13 @@ class SecretsScanStep(StepKind):
                           skipped=tuple(skipped), message=message, tool=f"secpipe {__version__}")
 
 
-def _history(ctx: StepContext, root: Path, settings: SecretsSettings, excluder: Excluder,
+def _history(ctx: StepContext, root: Path, settings: SecretsSettings,
              in_tree: set[tuple[str, str]], cache: ScanCache | None,
              metrics: dict[str, float]) -> list[Finding]:
     """Findings of git history, minus excluded paths and secrets already found in the tree."""
     from secpipe.scanners.secrets.history import scan_history
 
+    excluder = Excluder(settings.excludes())
     hist = scan_history(root, max_bytes=settings.max_history_bytes,
                         max_block=settings.max_file_bytes, cancel=ctx.cancel,
                         progress=lambda n: ctx.progress(n, None, "commits"),
@@ -209,6 +199,9 @@ def _run(ctx: StepContext, files: list[FileEntry], limits: Limits, db: str | Non
             _check_cancel(ctx)
             yield from zip(batch, scan_batch([f.path for f in batch], limits, db), strict=True)
         return
+    import multiprocessing  # a pool only for large scans: a one-file scan starts faster
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
         pending: dict[Future[list[tuple[FileScan, bool, str]]], list[FileEntry]] = {}

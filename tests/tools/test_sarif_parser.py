@@ -13,8 +13,13 @@ import pytest
 
 from secpipe.core.errors import InputError
 from secpipe.core.findings import Confidence, Severity
-from secpipe.steps.redact import mask, redact_tokens
-from secpipe.steps.sarif_ingest import ingest_sarif, load_sarif, read_sarif
+from secpipe.tools.parsers.sarif import ingest_sarif, load_sarif, read_sarif
+from secpipe.tools.redact import mask, redact_tokens
+from secpipe.tools.suppressions import (
+    TOOL_SUPPRESSED_REASON,
+    TOOL_SUPPRESSED_TAG,
+    is_tool_suppressed,
+)
 
 
 def _log(results: list[dict[str, Any]], rules: list[dict[str, Any]] | None = None,
@@ -147,13 +152,32 @@ def test_fingerprints_become_the_key(tmp_path: Path) -> None:
     assert fp({"partialFingerprints": {"secpipe/v1": "not-ours"}}, 1) != "not-ours"
 
 
-def test_pass_and_suppressed_results_are_not_findings(tmp_path: Path) -> None:
+def test_pass_results_are_dropped_and_tool_suppressions_kept_marked(tmp_path: Path) -> None:
     log = _log([{"message": {"text": "a"}, "kind": "pass"},
-                {"message": {"text": "b"}, "suppressions": [{"kind": "inSource"}]},
+                {"message": {"text": "b"}, "suppressions": [{"kind": "inSource"}],
+                 "properties": {"tags": ["secpipe:tool-suppressed", "CWE-1"]}},
                 {"message": {"text": "c"}, "suppressions": [{"kind": "external",
-                                                             "status": "rejected"}]}])
+                                                             "status": "rejected"}]},
+                {"message": {"text": "d"}, "suppressions": [{"kind": "external",
+                                                             "status": "underReview"}]},
+                {"message": {"text": "e"}, "properties": {"tags": ["secpipe:tool-suppressed"]}},
+                {"message": {"text": "f"}, "suppressions": [
+                    {"kind": "external", "justification": "legacy code"}]}])
     got = ingest_sarif(log, project_root=tmp_path)
-    assert [f.message for f in got.findings] == ["c"] and got.suppressed == 1
+    by_text = {f.message[0]: f for f in got.findings}
+    assert sorted(by_text) == ["b", "c", "d", "e", "f"] and got.suppressed == 2
+    b, f = by_text["b"], by_text["f"]
+    assert b.message == f"b [{TOOL_SUPPRESSED_REASON}]" and is_tool_suppressed(b)
+    assert b.tags == ("CWE-1", TOOL_SUPPRESSED_TAG)
+    assert dict(b.properties)["tool-suppression"] == "inSource"
+    assert f.message == ("f [suppressed in the tool's output (its justification: legacy code), "
+                         "without expiry]") and is_tool_suppressed(f)
+    # rejected / under review do not suppress; a tool cannot set our marker in its own tags
+    assert not any(is_tool_suppressed(by_text[k]) for k in "cde")
+    # the marker does not change the identity: a reasoned suppression by fingerprint still works
+    plain = _log([{"message": {"text": "b"}, "properties": {"tags": ["CWE-1"]}}])
+    (same,) = ingest_sarif(plain, project_root=tmp_path).findings
+    assert same.fingerprint == b.fingerprint
 
 
 def test_tool_notifications_and_failed_invocations(tmp_path: Path) -> None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any
+
+from secpipe.core.interfaces import Secrets
 
 TEXT_MAX = 2000
 """Default bound on a kept string."""
@@ -72,3 +75,13 @@ def redact_log(data: Any) -> Any:
             elif isinstance(value, (dict, list)):
                 stack.append(value)
     return data
+
+
+def redactor(secrets: Secrets | None) -> Callable[[str], str]:
+    """The redaction applied to everything a tool's supervisor hands back: the values the run's
+    resolver gave out (``secrets.redact``) first, then long random-looking tokens."""
+
+    def apply(text: str) -> str:
+        return redact_tokens(secrets.redact(text) if secrets is not None else text)
+
+    return apply

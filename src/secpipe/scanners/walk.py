@@ -1,8 +1,17 @@
-"""Find the files to scan under the requested paths, honouring exclude globs.
+"""The one walker of every file scanner: the files under the requested paths, minus excludes.
 
-Symbolic links are never followed (a link could lead out of the project) and special files are
-never opened; both are listed as skipped. A path named explicitly is scanned even when an exclude
+Symbolic links are never followed (a link could lead out of the project) and special files (FIFOs,
+sockets, devices) are never opened; both, and folders that cannot be listed, are reported as
+:class:`~secpipe.core.results.Skipped`. A path named explicitly is scanned even when an exclude
 glob matches it (so a pre-commit hook that passes ``.env`` still gets it scanned).
+
+Exclude globs (``fnmatch``, case-sensitive, ``*`` also matches ``/``), relative to the project
+root:
+
+* ``name/`` (a trailing slash) matches folders only: by name at any depth, or by path when it
+  holds another ``/`` (``docs/build/``);
+* a glob without ``/`` matches a file or a folder by name at any depth (``*.min.js``, ``venv``);
+* any other glob matches a file's path, and a folder's path or ``path/`` (``fixtures/**``).
 """
 
 from __future__ import annotations
@@ -16,11 +25,12 @@ from pathlib import Path
 from secpipe.core.errors import InputError
 from secpipe.core.results import Skipped
 
-#: Folders skipped by default: version control internals, secpipe state, environments, caches.
-DEFAULT_EXCLUDES = [
-    ".git/", ".hg/", ".svn/", ".secpipe/", ".venv/", "node_modules/", "__pycache__/",
+#: Skipped unless ``default_excludes: false``: version control internals, secpipe's state,
+#: virtual environments, installed packages and tool caches. ``exclude`` adds to these.
+DEFAULT_EXCLUDES: tuple[str, ...] = (
+    ".git/", ".hg/", ".svn/", ".secpipe/", ".venv/", "venv/", "node_modules/", "__pycache__/",
     ".mypy_cache/", ".ruff_cache/", ".pytest_cache/", ".hypothesis/", ".tox/", ".nox/",
-]  # fmt: skip
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -32,28 +42,35 @@ class FileEntry:
     rel: str
     """Path relative to the project root, POSIX separators."""
     size: int
+    """Size in bytes when it was listed."""
     mtime_ns: int
+    """Modification time when it was listed (cache keys)."""
     ino: int
+    """Inode number (cache keys)."""
     explicit: bool = False
     """Named on its own in ``paths`` (then a file it cannot read makes the step an error)."""
 
 
 class Excluder:
-    """Matches relative paths against exclude globs (``name/`` globs match folders at any depth)."""
+    """Matches relative paths against exclude globs (the rules are in the module docstring)."""
 
-    def __init__(self, patterns: list[str]) -> None:
+    def __init__(self, patterns: list[str] | tuple[str, ...]) -> None:
         self.dirs = [p.rstrip("/") for p in patterns if p.endswith("/")]
         self.files = [p for p in patterns if not p.endswith("/")]
+        self.names = [p for p in self.files if "/" not in p]
 
     def dir_excluded(self, rel: str, name: str) -> bool:
-        return any(fnmatchcase(name, p) or fnmatchcase(rel, p) for p in self.dirs) or any(
-            fnmatchcase(rel, p) or fnmatchcase(rel + "/", p) for p in self.files)
+        """The folder ``rel`` (last component ``name``) is skipped with all it holds."""
+        return (any(fnmatchcase(name, p) or fnmatchcase(rel, p) for p in self.dirs)
+                or any(fnmatchcase(name, p) for p in self.names)
+                or any(fnmatchcase(rel, p) or fnmatchcase(rel + "/", p) for p in self.files))
 
     def file_excluded(self, rel: str, name: str) -> bool:
+        """The file ``rel`` (last component ``name``) is skipped."""
         return any(fnmatchcase(rel, p) or fnmatchcase(name, p) for p in self.files)
 
     def path_excluded(self, rel: str) -> bool:
-        """A file path is excluded, or so is one of its folders (used for history paths)."""
+        """A file path is excluded, or so is one of its folders (paths of git history)."""
         parts = rel.split("/")
         for i in range(1, len(parts)):
             if self.dir_excluded("/".join(parts[:i]), parts[i - 1]):
@@ -61,13 +78,11 @@ class Excluder:
         return self.file_excluded(rel, parts[-1])
 
 
-def _entry(path: str, rel: str, st: os.stat_result, explicit: bool = False) -> FileEntry:
-    return FileEntry(path, rel, st.st_size, st.st_mtime_ns, st.st_ino, explicit)
-
-
-def collect(root: Path, paths: list[str], excludes: list[str],
+def collect(root: Path, paths: list[str], excludes: list[str] | tuple[str, ...],
             skipped: list[Skipped]) -> list[FileEntry]:
-    """The files under ``paths`` (relative to ``root``); unreadable folders go to ``skipped``."""
+    """The files under ``paths`` (relative to ``root``, or absolute), sorted by folder; links,
+    special files and unreadable folders go to ``skipped``. A missing path is an
+    :class:`InputError` naming it."""
     excluder = Excluder(excludes)
     files: list[FileEntry] = []
     seen: set[str] = set()
@@ -77,7 +92,7 @@ def collect(root: Path, paths: list[str], excludes: list[str],
             st = target.lstat()
         except OSError:
             raise InputError(f"{given}: no such file or folder") from None
-        rel = _rel(root, target)
+        rel = relative(root, target)
         if stat.S_ISLNK(st.st_mode):
             skipped.append(Skipped(rel, "symbolic link (not followed)"))
         elif stat.S_ISREG(st.st_mode):
@@ -91,7 +106,8 @@ def collect(root: Path, paths: list[str], excludes: list[str],
     return files
 
 
-def _rel(root: Path, target: Path) -> str:
+def relative(root: Path, target: Path) -> str:
+    """``target`` relative to ``root`` with POSIX separators (absolute when on another drive)."""
     try:
         rel = os.path.relpath(target, root)
     except ValueError:
@@ -99,9 +115,13 @@ def _rel(root: Path, target: Path) -> str:
     return "." if rel == "." else Path(rel).as_posix()
 
 
+def _entry(path: str, rel: str, st: os.stat_result, explicit: bool = False) -> FileEntry:
+    return FileEntry(path, rel, st.st_size, st.st_mtime_ns, st.st_ino, explicit)
+
+
 def _walk(top: Path, root: Path, excluder: Excluder, files: list[FileEntry],
           skipped: list[Skipped], seen: set[str]) -> None:
-    top_rel = _rel(root, top)
+    top_rel = relative(root, top)
     stack = [(str(top), "" if top_rel == "." else top_rel + "/")]
     while stack:
         folder, prefix = stack.pop()
