@@ -32,8 +32,9 @@ sys.path.insert(0, str(HERE))
 
 import labelcheck  # noqa: E402
 import report  # noqa: E402
-import tools as tl  # noqa: E402
 from score import score  # noqa: E402
+
+import tools as tl  # noqa: E402
 
 DEFAULT_CORPUS = Path("/tmp/secpipe-bench/secrets")
 SUBSET = "pkg000"
