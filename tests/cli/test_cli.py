@@ -121,7 +121,7 @@ def test_gate_metric_bound_from_cli(project: Path, capsys: pytest.CaptureFixture
     ("argv", "message"),
     [
         (["run", "nope"], "unknown pipeline 'nope'"),
-        (["report", "does-not-exist"], "no run 'does-not-exist'"),
+        (["report", "20990101-000000-beef"], "no run '20990101-000000-beef'"),
         (["gate"], "no runs recorded yet"),
     ],
 )
@@ -159,3 +159,20 @@ def test_init_writes_a_loadable_config_and_refuses_overwrite(project: Path) -> N
 def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "exit codes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--fail-on", "severe"], "gate options: fail_on: unknown severity 'severe'"),
+        (["--metric", "accuracy is good"], "gate options: metrics: bad metric bound"),
+    ],
+)
+def test_gate_option_errors_name_the_option(project: Path, capsys: pytest.CaptureFixture[str],
+                                            option: list[str], message: str) -> None:
+    _project(project, "policy: {fail_on: none}\n")
+    assert main(["run", "p", "-C", str(project), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["gate", *option, "-C", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

@@ -100,3 +100,41 @@ def test_suppressions_file_is_merged(project: Path) -> None:
     (project / ".secpipe-suppressions.yaml").write_text("- {rule: b, reason: second}\n")
     p = load_project(project)
     assert [s.rule for s in p.suppressions] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("version: 1\npolicy:\n  fail_on: severe\n", "secpipe.yaml: line 3: policy.fail_on:"),
+        ("version: 1\n\npolcy: {}\n", "secpipe.yaml: line 3: polcy: unknown key"),
+        ("pipelines:\n  p:\n    stages:\n      - name: s\n        steps:\n          - uses: gate\n"
+         "            wiht: {}\n", "line 7: pipelines.p.stages[0].steps[0].wiht: unknown key"),
+        ("defaults:\n  gate:\n    fail_on: severe\n", "line 3: defaults.gate.fail_on: unknown"),
+    ],
+)
+def test_validation_errors_name_the_line(project: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        _load(project, text)
+    assert expected in info.value.message
+
+
+def test_suppressions_file_errors_name_the_line(project: Path) -> None:
+    (project / ".secpipe-suppressions.yaml").write_text(
+        "- {rule: a, reason: fine}\n- rule: b\n  reason: ok\n")
+    with pytest.raises(ConfigError, match=r"suppressions\.yaml\[1\]: line 3: reason: a reason"):
+        load_project(project)
+
+
+def test_renamed_scanner_key_under_defaults_names_the_new_one(project: Path) -> None:
+    with pytest.raises(ConfigError, match="renamed 'max_archive_depth'"):
+        _load(project, "defaults: {scan-models: {max_depth: 3}}\n")
+
+
+def test_yaml_anchors_and_merge_keys_still_work(project: Path) -> None:
+    _load(project, "defaults:\n  gate: &strict {fail_on: low}\n  exec: {pass_env: [A]}\n"
+                   "pipelines:\n  p:\n    stages:\n      - name: s\n        steps:\n"
+                   "          - {uses: gate, with: {<<: *strict, max: {low: 2}}}\n")
+    p = load_project(project)
+    assert p.config.defaults["gate"] == {"fail_on": "low"}
+    assert p.config.pipelines["p"].stages[0].steps[0].with_ == {"fail_on": "low",
+                                                                 "max": {"low": 2}}

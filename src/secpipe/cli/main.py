@@ -2,16 +2,22 @@
 
 A :class:`SecpipeError` is its one-line diagnostic and its exit code; any other exception is an
 internal error: one line, exit 2 (never 1, which is a verdict), the traceback only with ``-v``.
+
+Exit codes survive a reader that goes away (``secpipe scan secrets . | head -1``): while a
+command runs, standard output and error are :class:`PipeGuard` streams, so a closed pipe neither
+unwinds the command (its verdict is returned) nor fails the interpreter's last flush.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Any, TextIO, cast
 
 from secpipe import __version__
 from secpipe.core import exitcodes
@@ -43,8 +49,10 @@ def command_module(name: str) -> ModuleType:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
+        from secpipe.reports.escape import printable  # the message quotes what was typed
+
         self.print_usage(sys.stderr)
-        self.exit(exitcodes.ERROR, f"secpipe: error: {message}\n")
+        self.exit(exitcodes.ERROR, f"secpipe: error: {printable(message)}\n")
 
 
 def build_parser(only: str | None = None,
@@ -85,7 +93,66 @@ def build_parser(only: str | None = None,
     return parser
 
 
+class PipeGuard:
+    """A standard stream whose reader may go away before everything is written.
+
+    The first write or flush that meets a closed pipe points the stream's file descriptor at
+    ``os.devnull``: what follows (the rest of a table, the interpreter's flush at exit) is
+    discarded quietly and the command goes on to return its verdict. Unguarded, the
+    ``BrokenPipeError`` unwound the command and its verdict was lost, or the final flush failed
+    and Python exited 120.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.broken = False
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                return self.stream.write(text)
+            except BrokenPipeError:
+                self._discard()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._discard()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+    def _discard(self) -> None:
+        self.broken = True
+        try:
+            fd = self.stream.fileno()
+        except (OSError, ValueError, AttributeError):
+            return  # not a file descriptor (a test's capture): nothing will flush it at exit
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, fd)  # what is still buffered now flushes into nothing, successfully
+        finally:
+            os.close(null)
+        with contextlib.suppress(OSError):
+            self.stream.flush()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; standard output and error are guarded against a closed pipe meanwhile."""
+    out, err = PipeGuard(sys.stdout), PipeGuard(sys.stderr)
+    sys.stdout, sys.stderr = cast(TextIO, out), cast(TextIO, err)
+    try:
+        return _main(argv)
+    finally:
+        out.flush()
+        err.flush()
+        sys.stdout, sys.stderr = out.stream, err.stream
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in argv or "--verbose" in argv  # until the arguments are parsed
     try:
@@ -100,27 +167,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except SecpipeError as exc:
-        print(f"secpipe: error: {exc.diagnostic()}", file=sys.stderr)
+        print(f"secpipe: error: {_diagnostic(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as stop:
         print("secpipe: interrupted", file=sys.stderr)
         if isinstance(stop, exitcodes.Terminated):
             return exitcodes.TERMINATED
         return exitcodes.INTERRUPTED
-    except BrokenPipeError:
-        return exitcodes.PASSED
     except Exception as exc:  # a bug or a hostile input we did not foresee: never a verdict
         return _internal_error(exc, verbose)
+
+
+def _diagnostic(exc: SecpipeError) -> str:
+    """The error's message and hint, a name in them unable to drive the terminal."""
+    from secpipe.reports.escape import printable
+
+    hint = f"\n  hint: {printable(exc.hint)}" if exc.hint else ""
+    return printable(exc.message) + hint
 
 
 def _internal_error(exc: Exception, verbose: bool) -> int:
     import traceback
 
     from secpipe.pipeline.execute import crash_message
+    from secpipe.reports.escape import printable
 
     if verbose:
         traceback.print_exception(exc, file=sys.stderr)
-    what = crash_message(exc).removeprefix("crashed: ")
+    what = printable(crash_message(exc).removeprefix("crashed: "))
     hint = "" if verbose else " (-v shows the traceback)"
     print(f"secpipe: error: internal error: {what}{hint}", file=sys.stderr)
     return exitcodes.ERROR

@@ -1,4 +1,9 @@
-"""Console rendering: progress while a run goes (a sink), a summary table at the end."""
+"""Console rendering: progress while a run goes (a sink), a summary table at the end.
+
+Every line shown goes through :func:`~secpipe.reports.escape.printable`: a file name, a step
+message or a tool's text cannot put a control character (an ANSI escape sequence, a newline, a
+bidi override) or an undecodable byte on the terminal; each is shown as a visible escape.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from secpipe.core.events import (
 )
 from secpipe.core.findings import Finding
 from secpipe.core.results import GateDecision
+from secpipe.reports.escape import printable
 from secpipe.runstore.records import RunRecord
 from secpipe.sinks.interface import NoSecrets, Sink, SinkContext, SinkSettings
 
@@ -60,7 +66,7 @@ class ConsoleSink(Sink[ConsoleSettings]):
         if self._status_shown:
             self.stream.write("\r\x1b[2K")
             self._status_shown = False
-        self.stream.write(text + "\n")
+        self.stream.write(printable(text) + "\n")
         self.stream.flush()
 
     def __call__(self, event: Event) -> None:
@@ -91,7 +97,7 @@ class ConsoleSink(Sink[ConsoleSettings]):
         total = f"/{event.total}" if event.total else ""
         text = f"   {event.step}: {event.done}{total} {event.what}"
         if self.tty:
-            self.stream.write("\r\x1b[2K" + text[:120])
+            self.stream.write("\r\x1b[2K" + printable(text)[:120])
             self.stream.flush()
             self._status_shown = True
         else:
@@ -115,29 +121,35 @@ class ConsoleSink(Sink[ConsoleSettings]):
             self._line(f"           note: {note}")
 
 
+def line(out: TextIO, text: str = "") -> None:
+    """Write one line of ``text``, control characters escaped (see the module's docstring)."""
+    out.write(printable(text) + "\n")
+
+
 def summary_table(run: RunRecord, out: TextIO) -> None:
     """Stage/step table plus the most severe findings."""
     rows = [("stage", "step", "kind", "status", "findings", "time")]
     for step in run.steps:
-        rows.append((step.stage, step.step_id, step.kind, step.status.value,
-                     str(len(step.findings)), f"{step.duration:.1f}s"))
+        rows.append((printable(step.stage), printable(step.step_id), printable(step.kind),
+                     step.status.value, str(len(step.findings)), f"{step.duration:.1f}s"))
     recorded = {s.stage for s in run.steps}
     for stage in run.stages:
         if stage.name not in recorded:
-            rows.append((stage.name, "-", "-", stage.status.value, "-", "-"))
+            rows.append((printable(stage.name), "-", "-", stage.status.value, "-", "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for i, row in enumerate(rows):
-        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+        line(out, "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         if i == 0:
-            out.write("  ".join("-" * w for w in widths) + "\n")
+            line(out, "  ".join("-" * w for w in widths))
     for step in run.gates:
         assert step.gate is not None
         verdict = "passed" if step.gate.passed else "FAILED"
-        out.write(f"\ngate {step.step_id}: {verdict}\n")
+        out.write("\n")
+        line(out, f"gate {step.step_id}: {verdict}")
         for reason in step.gate.reasons:
-            out.write(f"  fail: {reason}\n")
+            line(out, f"  fail: {reason}")
         for note in step.gate.notes:
-            out.write(f"  note: {note}\n")
+            line(out, f"  note: {note}")
     findings_table(run.findings, out, accepted=run.accepted)
 
 
@@ -151,9 +163,9 @@ def findings_table(findings: Sequence[Finding], out: TextIO, limit: int = 25,
     out.write(f"\n{len(findings)} finding(s):\n")
     for f in ordered[:limit]:
         ev = f"  {f.evidence}" if f.evidence else ""
-        out.write(f"  {f.severity.value:<8} {f.rule_id:<34} {f.location.display()}{ev}\n")
-        out.write(f"           {f.message}  [fingerprint {f.fingerprint}]\n")
+        line(out, f"  {f.severity.value:<8} {f.rule_id:<34} {f.location.display()}{ev}")
+        line(out, f"           {f.message}  [fingerprint {f.fingerprint}]")
         if accepted and f.fingerprint in accepted:
-            out.write(f"           accepted: {accepted[f.fingerprint]}\n")
+            line(out, f"           accepted: {accepted[f.fingerprint]}")
     if len(ordered) > limit:
         out.write(f"  … and {len(ordered) - limit} more (see `secpipe report`)\n")

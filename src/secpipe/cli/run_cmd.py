@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
             summary_table(record, sys.stdout)
             sys.stdout.write(f"\nrun {record.run_id}: {record.status} (exit {outcome.exit_code}); "
                              f"reports: secpipe report {record.run_id} --format html\n")
+        for error in outcome.errors:
+            print(f"secpipe: error: step {error}", file=sys.stderr)
         for failure in bus.failures:
             print(f"secpipe: warning: {failure}", file=sys.stderr)
         return outcome.exit_code

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from secpipe.cli.common import open_project, open_store, print_json
+from secpipe.cli.render import line
 from secpipe.core import exitcodes
 
 
@@ -38,5 +39,5 @@ def run(args: argparse.Namespace) -> int:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started))
         dur = f"{r.finished - r.started:.1f}s" if r.finished else "-"
         sev = ", ".join(f"{n} {s}" for s, n in sorted(counts[r.run_id].items())) or "no findings"
-        sys.stdout.write(f"{r.run_id}  {when}  {r.pipeline:<10} {r.status:<11} {dur:>8}  {sev}\n")
+        line(sys.stdout, f"{r.run_id}  {when}  {r.pipeline:<10} {r.status:<11} {dur:>8}  {sev}")
     return exitcodes.PASSED

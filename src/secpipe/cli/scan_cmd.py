@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from secpipe import __version__
-from secpipe.cli.render import ConsoleSink, findings_table
+from secpipe.cli.render import ConsoleSink, findings_table, line
 from secpipe.cli.scan_remote import fetch, is_store_uri, relocate
 from secpipe.core import exitcodes
 from secpipe.core.errors import ConfigError, InputError
@@ -37,6 +37,7 @@ from secpipe.core.results import StepResult, StepStatus
 from secpipe.core.step import StepContext, StepKind
 from secpipe.pipeline.execute import run_guarded
 from secpipe.reports import FORMATS, write_report
+from secpipe.reports.escape import printable
 from secpipe.runstore.records import RunRecord, StageRecord, StepRecord
 from secpipe.scanners.options import add_setting_options, settings_from_args
 
@@ -131,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
                      duration, result)
     _render(args, record, result, duration)
     if result.status is StepStatus.ERROR:
-        print(f"secpipe: error: {result.message}", file=sys.stderr)
+        print(f"secpipe: error: {printable(result.message)}", file=sys.stderr)
         return exitcodes.ERROR
     worst = max((f.severity.rank for f in result.findings), default=-1)
     return exitcodes.GATE_FAILED if worst >= fail_on.rank else exitcodes.PASSED
@@ -177,7 +178,8 @@ def _render(args: argparse.Namespace, record: RunRecord, result: StepResult,
     else:
         findings_table(result.findings, sys.stdout)
         _skipped_summary(result, sys.stdout)
-        sys.stdout.write(f"\n{result.message or 'scan complete'} ({duration:.2f}s)\n")
+        sys.stdout.write("\n")
+        line(sys.stdout, f"{result.message or 'scan complete'} ({duration:.2f}s)")
 
 
 def _skipped_summary(result: StepResult, out: TextIO, shown: int = 5) -> None:
@@ -187,11 +189,11 @@ def _skipped_summary(result: StepResult, out: TextIO, shown: int = 5) -> None:
         groups.setdefault(skipped.reason.split(":")[0].split(" (")[0], []).append(
             f"{skipped.path}: {skipped.reason}")
     for reason, lines in sorted(groups.items()):
-        out.write(f"  skipped {len(lines)} input(s): {reason}\n")
-        for line in lines[:shown]:
-            out.write(f"    {line}\n")
+        line(out, f"  skipped {len(lines)} input(s): {reason}")
+        for text in lines[:shown]:
+            line(out, f"    {text}")
         if len(lines) > shown:
-            out.write(f"    … and {len(lines) - shown} more (--json lists all)\n")
+            line(out, f"    … and {len(lines) - shown} more (--json lists all)")
 
 
 def _as_run(name: str, kind: str, root: str, started: float, duration: float,

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from secpipe.cli.common import load_run, open_project, print_json
+from secpipe.cli.render import line
 from secpipe.core import exitcodes
 from secpipe.core.errors import ConfigError
 from secpipe.core.step import StepContext
@@ -22,6 +23,7 @@ from secpipe.stores.manifest import fetch, publish, published_runs, read_manifes
 from secpipe.stores.manifest import run_prefix as prefix_of
 from secpipe.stores.open import describe
 from secpipe.stores.open import open_store as open_artifact_store
+from secpipe.stores.staging import check_free
 from secpipe.stores.steps import StoreStepSettings, collect
 
 
@@ -63,9 +65,13 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     ls.add_argument("--pipeline", default="mlsecops")
     push = actions.add_parser("push", parents=[common], help="publish a recorded run")
     push.add_argument("run_id", nargs="?", default="latest", help="run id or 'latest'")
-    pull = actions.add_parser("pull", parents=[common], help="download a published run")
+    pull = actions.add_parser(
+        "pull", parents=[common], help="download a published run",
+        description="Download a published run into DEST, a folder that does not exist yet or is "
+        "empty (anything else is refused, exit 2: a pull never replaces or deletes what is "
+        "there). Every digest is checked before the files are put in place.")
     pull.add_argument("run_id", help="run id (or prefix) or 'latest'")
-    pull.add_argument("dest", help="folder to write (replaced)")
+    pull.add_argument("dest", help="folder to create (or an empty one); never replaced")
     pull.add_argument("--pipeline", default="mlsecops")
     for sub in (ls, push, pull):
         add_store_options(sub)
@@ -84,17 +90,18 @@ def run(args: argparse.Namespace) -> int:
             for run_id in runs:
                 manifest = read_manifest(store, prefix_of(args.pipeline, run_id))
                 signed = "signed" if manifest.signed else "unsigned"
-                sys.stdout.write(f"{run_id}  {len(manifest.files)} file(s)  {signed}\n")
+                line(sys.stdout, f"{run_id}  {len(manifest.files)} file(s)  {signed}")
         return exitcodes.PASSED
     if args.action == "push":
         return _push(args, project, store)
+    check_free(Path(args.dest))  # before any download: a pull never replaces what is there
     run_id = resolve_run(store, args.pipeline, args.run_id)
     manifest, paths = fetch(store, prefix_of(args.pipeline, run_id), Path(args.dest))
     if args.json:
         print_json({"run_id": run_id, "files": {k: str(v) for k, v in paths.items()}})
     else:
-        sys.stdout.write(f"pulled run {run_id}: {len(manifest.files)} file(s), digests checked, "
-                         f"into {args.dest}\n")
+        line(sys.stdout, f"pulled run {run_id}: {len(manifest.files)} file(s), digests checked, "
+             f"into {args.dest}")
     return exitcodes.PASSED
 
 
@@ -109,6 +116,6 @@ def _push(args: argparse.Namespace, project: Project, store: ArtifactStore) -> i
         print_json({"run_id": record.run_id, "store": describe(store.uri), "prefix": prefix,
                     "files": len(manifest.files)})
     else:
-        sys.stdout.write(f"published run {record.run_id}: {len(manifest.files)} file(s) at "
-                         f"{describe(store.uri)}/{prefix}\n")
+        line(sys.stdout, f"published run {record.run_id}: {len(manifest.files)} file(s) at "
+             f"{describe(store.uri)}/{prefix}")
     return exitcodes.PASSED

@@ -6,7 +6,7 @@ import argparse
 import datetime as dt
 import os
 import sys
-import tempfile
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -14,12 +14,16 @@ from pydantic import ValidationError
 
 from secpipe.cli.common import open_project
 from secpipe.core import exitcodes
-from secpipe.core.errors import InputError
-from secpipe.pipeline.config import SUPPRESSIONS_FILE, read_yaml
+from secpipe.core.errors import ConfigError, InputError
+from secpipe.core.safeload import write_text_atomically
+from secpipe.pipeline import config
+from secpipe.pipeline.config import SUPPRESSIONS_FILE
 from secpipe.pipeline.validation import format_validation_error
 from secpipe.policy.model import SuppressionSpec
 
 DEFAULT_DAYS = 90
+HEADER = ("# Findings accepted on purpose (secpipe suppress). Each needs a reason;\n"
+          "# an expired suppression stops suppressing and the gate says so.\n")
 
 
 def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -49,19 +53,31 @@ def run(args: argparse.Namespace) -> int:
         "reason": args.reason, "expires": expires,
     }.items() if v is not None}
     try:
-        SuppressionSpec.model_validate(entry)
+        spec = SuppressionSpec.model_validate(entry)
     except ValidationError as exc:
         raise InputError(format_validation_error("suppression", exc)) from None
+    entry["reason"] = spec.reason
     path = project.root / SUPPRESSIONS_FILE
-    existing = read_yaml(path) if path.exists() else None
-    items = list(existing or [])
+    items = _existing(path)
     items.append(entry)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".suppressions-", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("# Findings accepted on purpose (secpipe suppress). Each needs a reason;\n"
-                 "# an expired suppression stops suppressing and the gate says so.\n")
-        yaml.safe_dump(items, fh, sort_keys=False)
-    os.replace(tmp, path)
+    text = HEADER + yaml.safe_dump(items, sort_keys=False)
+    if len(text.encode("utf-8")) > config.MAX_CONFIG_BYTES:
+        raise ConfigError(f"{SUPPRESSIONS_FILE}: too large with one more suppression (max "
+                          f"{config.MAX_CONFIG_BYTES} bytes); nothing was written",
+                          hint="remove expired or unused suppressions first")
+    write_text_atomically(path, text, SUPPRESSIONS_FILE)
     what = args.fingerprint or args.rule or args.path
     sys.stdout.write(f"suppressed {what} until {expires or 'forever'} in {path}\n")
     return exitcodes.PASSED
+
+
+def _existing(path: Path) -> list[Any]:
+    """The suppressions already in the file, as written (validated by ``open_project``)."""
+    if not os.path.lexists(path):
+        return []
+    data = config.read_yaml(path, SUPPRESSIONS_FILE).data
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise ConfigError(f"{SUPPRESSIONS_FILE}: must be a list of suppressions")
+    return data

@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from secpipe.core.errors import ConfigError
 from secpipe.keys.providers import pick_key, split_key
 
-TIMEOUT = 15
+TIMEOUT = 10
+"""Seconds a KMS or Secrets Manager answer may take (two attempts at most)."""
 RAW_LIMIT = 4096
 
 
@@ -44,8 +45,8 @@ def client(service: str, config: AwsConfig) -> Any:
         raise ConfigError("AWS support needs the 'boto3' package",
                           hint="pip install 'secpipe[provenance]'") from None
     return boto3.client(service, region_name=config.region, endpoint_url=config.endpoint_url,
-                        config=Config(connect_timeout=TIMEOUT, read_timeout=TIMEOUT,
-                                      retries={"max_attempts": 2}))
+                        config=Config(connect_timeout=5, read_timeout=TIMEOUT,
+                                      retries={"total_max_attempts": 2, "mode": "standard"}))
 
 
 def describe_error(exc: Exception, where: str) -> str:

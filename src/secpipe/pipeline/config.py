@@ -1,46 +1,44 @@
-"""Loading ``secpipe.yaml``: safe YAML, size-bounded, validated, errors that name the bad key."""
+"""Loading ``secpipe.yaml``: safe YAML, size-bounded, validated, errors that name the bad key.
+
+Fails closed: a configuration file that exists is read or refused, never skipped (a folder, FIFO
+or device named ``secpipe.yaml`` is an error, and so are two configuration files side by side);
+``defaults:`` may only name known step kinds and their known settings.
+"""
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from secpipe.core.errors import ConfigError
 from secpipe.core.registry import load_kind
+from secpipe.core.safeload import MAX_YAML_BYTES, YamlDocument, load_yaml
 from secpipe.core.step import StepKind, StepSettings
 from secpipe.pipeline.builtin import builtin_pipeline, builtin_pipeline_names
 from secpipe.pipeline.model import PipelineSpec, ProjectConfig, StepSpec
-from secpipe.pipeline.validation import format_validation_error, validate_settings
+from secpipe.pipeline.validation import (
+    LineOf,
+    Loc,
+    format_validation_error,
+    validate_defaults,
+    validate_settings,
+)
 from secpipe.policy.model import SuppressionSpec
 
 CONFIG_NAMES = ("secpipe.yaml", "secpipe.yml", ".secpipe.yaml")
 SUPPRESSIONS_FILE = ".secpipe-suppressions.yaml"
-MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_BYTES = MAX_YAML_BYTES
 
 
-def read_yaml(path: Path) -> Any:
-    """Parse YAML with ``yaml.safe_load`` after size checks; errors are :class:`ConfigError`."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    if size > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path}: {size} bytes is too large for a configuration file (max 1 MiB)")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}:{where}: malformed YAML: {problem}") from None
+def read_yaml(path: Path, name: str | None = None) -> YamlDocument:
+    """Read a configuration file with the one YAML loader (:mod:`secpipe.core.safeload`): a
+    regular file of at most :data:`MAX_CONFIG_BYTES`; every problem is a :class:`ConfigError`."""
+    return load_yaml(path, name, MAX_CONFIG_BYTES)
 
 
 @dataclass(frozen=True)
@@ -84,44 +82,65 @@ class Project:
 
 
 def find_config(root: Path) -> Path | None:
-    for name in CONFIG_NAMES:
-        candidate = root / name
-        if candidate.is_file():
-            return candidate
-    return None
+    """The project's configuration file; anything by one of :data:`CONFIG_NAMES` counts (a
+    folder or a dangling link too, so that reading it fails instead of being skipped)."""
+    present = [root / name for name in CONFIG_NAMES if os.path.lexists(root / name)]
+    if len(present) > 1:
+        names = " and ".join(p.name for p in present)
+        raise ConfigError(f"{names} {'both' if len(present) == 2 else 'all'} exist in {root}: "
+                          "secpipe would read only the first", hint="keep one of them")
+    return present[0] if present else None
 
 
-def _validate(model: type[BaseModel], data: Any, source: str) -> Any:
+def _validate(model: type[BaseModel], data: Any, source: str,
+              line_of: LineOf | None = None) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(source, exc)) from None
+        raise ConfigError(format_validation_error(source, exc, line_of)) from None
+
+
+def read_suppressions(path: Path) -> list[SuppressionSpec]:
+    """The suppressions of a ``.secpipe-suppressions.yaml`` file, validated."""
+    doc = read_yaml(path, path.name)
+    raw = [] if doc.data is None else doc.data
+    if not isinstance(raw, list):
+        raise ConfigError(f"{path.name}: must be a list of suppressions")
+    specs = []
+    for index, item in enumerate(raw):
+        def line_of(loc: Loc, at: int = index) -> int | None:
+            return doc.line_of((at, *loc))
+
+        specs.append(_validate(SuppressionSpec, item, f"{path.name}[{index}]", line_of))
+    return specs
 
 
 def load_project(root: Path, config_path: Path | None = None) -> Project:
     """Load the project at ``root`` (``secpipe.yaml`` optional; defaults when absent)."""
-    if not root.exists():
-        raise ConfigError(f"project folder {root} does not exist")
-    if not root.is_dir():
+    try:
+        is_dir = stat.S_ISDIR(root.stat().st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        raise ConfigError(f"project folder {root} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"project folder {root}: cannot open: {exc.strerror}") from None
+    if not is_dir:
         raise ConfigError(f"project path {root} is not a folder")
+    if config_path is not None and not os.path.lexists(config_path):
+        raise ConfigError(f"configuration file {config_path} does not exist")
     path = config_path if config_path is not None else find_config(root)
-    data: Any = {}
+    source = "secpipe.yaml"
+    doc = YamlDocument(data={}, lines={})
     if path is not None:
-        if not path.exists():
-            raise ConfigError(f"configuration file {path} does not exist")
-        data = read_yaml(path)
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path.name}: the top level must be a mapping of keys")
-    config: ProjectConfig = _validate(ProjectConfig, data, path.name if path else "secpipe.yaml")
+        source = str(config_path) if config_path is not None else path.name
+        doc = read_yaml(path, source)
+    data = {} if doc.data is None else doc.data
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys")
+    config: ProjectConfig = _validate(ProjectConfig, data, source, doc.line_of)
+    validate_defaults(config.defaults, source, doc.line_of)
     suppressions = list(config.suppressions)
     extra = root / SUPPRESSIONS_FILE
-    if extra.is_file():
-        raw = read_yaml(extra) or []
-        if not isinstance(raw, list):
-            raise ConfigError(f"{SUPPRESSIONS_FILE}: must be a list of suppressions")
-        for index, item in enumerate(raw):
-            suppressions.append(_validate(SuppressionSpec, item, f"{SUPPRESSIONS_FILE}[{index}]"))
+    if os.path.lexists(extra):
+        suppressions.extend(read_suppressions(extra))
     return Project(root=root.resolve(), config=config, config_path=path,
                    suppressions=tuple(suppressions))

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from secpipe.policy.model import DEFAULT_POLICY, PolicySpec, SuppressionSpec
+from secpipe.policy.model import DEFAULT_POLICY, PolicySpec, SuppressionSpec, require_text
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 
@@ -43,6 +43,11 @@ class StageSpec(BaseModel):
     """Stage name (``security-scan``, ``quality-gate`` …)."""
     steps: list[StepSpec] = Field(min_length=1)
     """The steps of the stage."""
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        return require_text(value, 1, "a stage name")
 
 
 class PipelineSpec(BaseModel):

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from secpipe.core import exitcodes
+from secpipe.core.errors import StoreError
 from secpipe.core.events import (
     Emitter,
     GateDecided,
@@ -76,6 +77,9 @@ class RunOutcome:
     """passed, failed, error, interrupted."""
     exit_code: int
     """The exit code (:mod:`secpipe.core.exitcodes`)."""
+    errors: tuple[str, ...] = ()
+    """``step-id: message`` of every step that could not complete (also when the run store
+    could not record it)."""
 
 
 def plan(project: Project, name: str, spec: PipelineSpec) -> list[list[PlannedStep]]:
@@ -126,6 +130,7 @@ class Runner:
         self._secrets = secrets or SecretResolver(project.root)
         self._seq = 0
         self._seq_lock = threading.Lock()
+        self._recorded: set[str] = set()
 
     def run(self, name: str, spec: PipelineSpec | None = None) -> RunOutcome:
         spec = spec or self.project.pipeline(name)
@@ -138,7 +143,8 @@ class Runner:
             stages=tuple(tuple(p.step_id for p in stage) for stage in stages)))
         earlier: list[FinishedStep] = []
         exit_code, status = exitcodes.PASSED, "passed"
-        index = 0
+        store_failure: StoreError | None = None
+        index, completed = 0, False
         try:
             for index, stage in enumerate(stages):
                 stage_name = spec.stages[index].name
@@ -155,6 +161,12 @@ class Runner:
                     exit_code, status = exitcodes.ERROR, "error"
                 elif stage_status is StepStatus.FAILED:
                     exit_code, status = exitcodes.GATE_FAILED, "failed"
+            if exit_code == exitcodes.PASSED:
+                ran = {p.step_id for stage in stages for p in stage}
+                missing = sorted(ran - self._recorded)
+                if missing:  # passed means every step ended and was recorded
+                    exit_code, status = exitcodes.ERROR, "error"
+            completed = True
         except KeyboardInterrupt as stop:
             exit_code = exitcodes.TERMINATED if isinstance(stop, exitcodes.Terminated) \
                 else exitcodes.INTERRUPTED
@@ -165,10 +177,22 @@ class Runner:
             for later in range(index + 1, len(stages)):
                 self.store.record_stage(run_id, later, spec.stages[later].name,
                                         StepStatus.SKIPPED)
+        except StoreError as exc:  # a stage could not be recorded: the run did not pass
+            exit_code, status, store_failure = exitcodes.ERROR, "error", exc
         finally:
-            self.store.finish_run(run_id, status, exit_code)
+            if not completed and status == "passed":  # an exception is on its way up
+                exit_code, status = exitcodes.ERROR, "error"
+            unrecorded: StoreError | None = store_failure
+            try:
+                self.store.finish_run(run_id, status, exit_code)
+            except StoreError as exc:  # the run stays "running" in the store: never a pass
+                unrecorded, exit_code, status = exc, exitcodes.ERROR, "error"
             self.bus.emit(RunFinished(run_id, pipeline=name, status=status, exit_code=exit_code))
-        return RunOutcome(run_id, status, exit_code)
+        if unrecorded is not None:
+            raise StoreError(f"run {run_id} could not be recorded: {unrecorded.message}")
+        errors = tuple(f"{f.step_id}: {f.message}" for f in earlier
+                       if f.status is StepStatus.ERROR)
+        return RunOutcome(run_id, status, exit_code, errors)
 
     # -- one stage -------------------------------------------------------------------------
     def _run_stage(self, run_id: str, stage: list[PlannedStep],
@@ -258,24 +282,36 @@ class Runner:
         try:
             result = run_guarded(planned.kind, ctx, planned.settings)
             if slot.claim(result):
-                self._finished(ctx.run_id, planned, result, started_wall,
-                               time.monotonic() - started)
+                failure = self._finished(ctx.run_id, planned, result, started_wall,
+                                         time.monotonic() - started)
+                if failure:  # what the run store does not hold did not happen, for a gate
+                    slot.result = replace(result, status=StepStatus.ERROR, message=failure)
         finally:
             slot.done.set()
 
     def _finished(self, run_id: str, planned: PlannedStep, result: StepResult,
-                  started: float, duration: float) -> None:
-        """Record the step at once (a later crash keeps it), then tell the sinks."""
+                  started: float, duration: float) -> str:
+        """Record the step at once (a later crash keeps it), then tell the sinks. Returns ''
+        or, when the run store refused the record (a full disk), why: the step then counts as
+        an error."""
         with self._seq_lock:
             seq = self._seq
             self._seq += 1
-        self.store.record_step(run_id, seq, planned.step_id, planned.kind_name, planned.stage,
-                               started, duration, result)
+        failure = ""
+        try:
+            self.store.record_step(run_id, seq, planned.step_id, planned.kind_name,
+                                   planned.stage, started, duration, result)
+            with self._seq_lock:
+                self._recorded.add(planned.step_id)
+        except StoreError as exc:
+            failure = f"the step ended but could not be recorded: {exc.message}"
+            result = replace(result, status=StepStatus.ERROR, message=failure)
         self.bus.emit(StepFinished.of(run_id, planned.step_id, planned.kind_name, planned.stage,
                                       result, duration))
         if result.gate is not None:
             self.bus.emit(GateDecided(run_id, step=planned.step_id, stage=planned.stage,
                                       decision=result.gate))
+        return failure
 
 
 def _stage_status(finished: list[FinishedStep]) -> StepStatus:

@@ -3,29 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 from secpipe.core.errors import ConfigError
 from secpipe.core.findings import Finding
+from secpipe.core.safeload import read_regular_file, write_text_atomically
 
 DEFAULT_BASELINE = ".secpipe-baseline.json"
 _MAX_BYTES = 64 << 20
 
 
 def load_baseline(path: Path) -> frozenset[str]:
-    """Fingerprints in a baseline file; a malformed file is a :class:`ConfigError`."""
+    """Fingerprints in a baseline file (a regular file of at most 64 MiB); a malformed file is a
+    :class:`ConfigError`."""
+    raw = read_regular_file(path, _MAX_BYTES, f"baseline {path}")
     try:
-        if path.stat().st_size > _MAX_BYTES:
-            raise ConfigError(f"baseline {path} is larger than 64 MiB")
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"baseline {path}: cannot read: {exc.strerror}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"baseline {path}: not valid JSON: {exc}") from None
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ConfigError(f"baseline {path}: not valid JSON: {type(exc).__name__}: "
+                          f"{str(exc)[:200]}") from None
     if not isinstance(data, dict) or not isinstance(data.get("fingerprints"), list):
         raise ConfigError(f"baseline {path}: expected an object with a 'fingerprints' list")
     return frozenset(str(f) for f in data["fingerprints"])
@@ -44,10 +42,9 @@ def write_baseline(path: Path, findings: Iterable[Finding], run_id: str) -> int:
             for fp, f in entries
         ],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".baseline-", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"baseline {path}: cannot create its folder: {exc.strerror}") from None
+    write_text_atomically(path, json.dumps(data, indent=2) + "\n", f"baseline {path}")
     return len(entries)

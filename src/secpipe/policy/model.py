@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from secpipe.core.findings import Severity
 from secpipe.core.step import StepSettings
@@ -65,6 +65,17 @@ class PolicySpec(StepSettings):
 
 
 DEFAULT_POLICY = PolicySpec(fail_on=Severity.HIGH)
+MIN_REASON_CHARS = 3
+"""A suppression's reason has at least this many characters that are not spaces."""
+
+
+def require_text(value: str, minimum: int, what: str) -> str:
+    """``value`` without the spaces around it, if it has ``minimum`` non-space characters; a
+    required free-text field filled with spaces says nothing."""
+    if sum(not c.isspace() for c in value) < minimum:
+        unit = "character" if minimum == 1 else "characters"
+        raise ValueError(f"{what} needs at least {minimum} {unit} besides spaces")
+    return value.strip()
 
 
 class SuppressionSpec(BaseModel):
@@ -78,10 +89,21 @@ class SuppressionSpec(BaseModel):
     """A rule id; with ``path`` it narrows, alone it suppresses the rule everywhere."""
     path: str | None = None
     """A glob over the finding's path (``examples/**``)."""
-    reason: str = Field(min_length=3)
-    """Why this is acceptable (shown in every report)."""
+    reason: str
+    """Why this is acceptable (shown in every report): at least three characters besides
+    spaces, kept without the spaces around it."""
     expires: dt.date | None = None
     """After this date the suppression stops working and the gate says so."""
+
+    @field_validator("fingerprint", "rule", "path")
+    @classmethod
+    def _blank_is_absent(cls, value: str | None) -> str | None:
+        return value if value is None or value.strip() else None
+
+    @field_validator("reason")
+    @classmethod
+    def _real_reason(cls, value: str) -> str:
+        return require_text(value, MIN_REASON_CHARS, "a reason")
 
     @model_validator(mode="after")
     def _selects_something(self) -> SuppressionSpec:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from secpipe.core.errors import ConfigError, InputError
+from secpipe.core.output import write_bytes
 from secpipe.keys.signers import SigningKey, key_id
 
 BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
@@ -198,13 +198,7 @@ def sha256_hex(path: Path) -> str:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a signature or attestation where it is named: a regular file atomically (readers
+    never see half a file; through a link, its target), a FIFO or device in place, a folder
+    refused (:func:`secpipe.core.output.write_bytes`)."""
+    write_bytes(path, data, "file")

@@ -1,14 +1,18 @@
-"""Reports rendered from a recorded run: one module per format, one registry of formats."""
+"""Reports rendered from a recorded run: one module per format, one registry of formats.
+
+Every format renders any name a scanned tree can hold: control characters and undecodable bytes
+are escaped (:mod:`secpipe.reports.escape`), and a report file is written to what ``-o`` names
+(:mod:`secpipe.core.output`).
+"""
 
 from __future__ import annotations
 
 import importlib
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from secpipe.core.output import write_text
 from secpipe.runstore.records import RunRecord
 
 
@@ -34,16 +38,11 @@ FORMATS: dict[str, Callable[[RunRecord], str]] = {
 
 
 def write_report(run: RunRecord, fmt: str, output: Path | None) -> None:
-    """Render and write atomically (a failed render never truncates an existing report)."""
+    """Render, then write to standard output or to what ``output`` names
+    (:func:`secpipe.core.output.write_text`: a regular file atomically, a FIFO or device in
+    place, a folder refused). A failed render writes nothing."""
     text = FORMATS[fmt](run)
     if output is None:
         sys.stdout.write(text)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # a report is an ordinary file, not a private temp file
-    os.replace(tmp, output)
+    write_text(output, text)

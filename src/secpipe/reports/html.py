@@ -1,7 +1,9 @@
 """A self-contained HTML report of a run: one page, inline CSS, no external URL, readable with
 JavaScript off (a few lines of inline script only add a filter over the findings).
 
-Safety: every string from a run (messages, paths, evidence, tool output) passes ``html.escape``; a
+Safety: every string from a run (messages, paths, evidence, tool output) passes ``html.escape``
+after its control, bidi and undecodable characters are made visible escapes (a path entirely,
+other text keeps its tabs and newlines; :mod:`secpipe.reports.escape`); a
 Content-Security-Policy meta tag allows no network fetch at all, images only as ``data:`` URIs,
 and only the page's own script (pinned by its SHA-256), so even a missed escape could not load or
 run anything. Artifacts are embedded when they are safe to show: ``image/svg+xml`` plots (ROC,
@@ -19,10 +21,10 @@ import re
 import xml.etree.ElementTree as ET
 from html import escape
 from pathlib import Path
-from urllib.parse import quote
 
 from secpipe.core.artifacts import Artifact
 from secpipe.core.findings import Finding
+from secpipe.reports.escape import percent_path, printable
 from secpipe.reports.markdown import (
     SEVERITIES,
     by_severity,
@@ -74,7 +76,12 @@ _CSS_URL = re.compile(r"url\(\s*['\"]?\s*(?!#)", re.IGNORECASE)
 
 
 def _e(value: object) -> str:
-    return escape(str(value), quote=True)
+    return escape(printable(str(value), keep="\t\n"), quote=True)
+
+
+def _name(value: str) -> str:
+    """A file name or path: every control character visible, a newline too."""
+    return escape(printable(value), quote=True)
 
 
 def _badge(text: str, cls: str) -> str:
@@ -185,8 +192,8 @@ def _read(path: Path, limit: int) -> tuple[str | None, str]:
 
 
 def _link(path: Path | None, artifact: Artifact, why: str) -> str:
-    target = (f'<a href="{_e("file://" + quote(str(path)))}">{_e(artifact.path)}</a>'
-              if path else f"<code>{_e(artifact.path)}</code>")
+    target = (f'<a href="{_e("file://" + percent_path(str(path)))}">{_name(artifact.path)}</a>'
+              if path else f"<code>{_name(artifact.path)}</code>")
     return f'<p>{_e(artifact.name)}: {target} <span class="muted">(not embedded: {_e(why)})' \
            "</span></p>"
 
@@ -215,7 +222,7 @@ def _summary(run: RunRecord) -> str:
     counts = severity_counts(run.findings)
     cards = "".join(f'<div class="card"><b>{n}</b>{_badge(s.value, "s-" + s.value)}</div>'
                     for s, n in counts.items())
-    rows = [("Pipeline", _e(run.pipeline)), ("Project", f"<code>{_e(run.project)}</code>"),
+    rows = [("Pipeline", _e(run.pipeline)), ("Project", f"<code>{_name(run.project)}</code>"),
             ("Status", _badge(run.status.upper(), "st-" + run.status) +
              (f" exit {_e(run.exit_code)}" if run.exit_code is not None else "")),
             ("Started", _e(when(run.started))), ("Duration", _e(seconds(run_duration(run)))),
@@ -260,7 +267,7 @@ def _gates(run: RunRecord) -> str:
 def _finding(f: Finding, accepted: str | None = None) -> str:
     fields = [] if accepted is None else [("Accepted", _e(accepted))]
     fields += [("Rule", f"<code>{_e(f.rule_id)}</code>"), ("Scanner", _e(f.scanner)),
-              ("Location", f"<code>{_e(f.location.display())}</code>"),
+              ("Location", f"<code>{_name(f.location.display())}</code>"),
               ("Confidence", _e(f.confidence.value)), ("Message", _e(f.message))]
     if f.evidence:
         fields.append(("Evidence (redacted)", f"<code>{_e(f.evidence)}</code>"))
@@ -274,7 +281,7 @@ def _finding(f: Finding, accepted: str | None = None) -> str:
     return (f'<details class="finding" data-sev="{sev}" open><summary>'
             f"{_badge(sev, 's-' + sev)} {_e(f.title or f.rule_id)} "
             f"{'' if accepted is None else _badge('accepted', 's-info') + ' '}"
-            f'<span class="muted">{_e(f.location.display())}</span></summary><dl>{dl}</dl>'
+            f'<span class="muted">{_name(f.location.display())}</span></summary><dl>{dl}</dl>'
             "</details>")
 
 
@@ -295,7 +302,7 @@ def _findings(run: RunRecord) -> str:
 
 
 def _skipped(steps: tuple[StepRecord, ...]) -> str:
-    rows = "".join(f"<tr><td>{_e(s.step_id)}</td><td><code>{_e(k.path)}</code></td>"
+    rows = "".join(f"<tr><td>{_e(s.step_id)}</td><td><code>{_name(k.path)}</code></td>"
                    f"<td>{_e(k.reason)}</td></tr>" for s in steps for k in s.skipped)
     if not rows:
         return ""

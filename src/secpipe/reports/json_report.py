@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from secpipe.reports.escape import readable_tree
 from secpipe.runstore.records import RunRecord, StepRecord
 
 FORMAT = "secpipe-run"
@@ -63,4 +64,5 @@ def run_to_dict(run: RunRecord) -> dict[str, Any]:
 
 
 def render(run: RunRecord) -> str:
-    return json.dumps(run_to_dict(run), indent=2, allow_nan=False) + "\n"
+    """The report; an undecodable byte of a file name is shown as ``\\xNN``."""
+    return json.dumps(readable_tree(run_to_dict(run)), indent=2, allow_nan=False) + "\n"

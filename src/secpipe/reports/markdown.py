@@ -3,7 +3,9 @@
 Every string that comes from a scanned project or a tool (messages, paths, evidence, titles) goes
 through :func:`md` (backslash-escapes Markdown punctuation incl. ``|`` and backticks, and ``<``
 so no raw HTML gets through) or :func:`code` (a code span whose fence is longer than any backtick
-run inside). The summary helpers here are shared with the HTML report.
+run inside); both show control, bidi and undecodable characters as visible escapes
+(:func:`~secpipe.reports.escape.printable`: a file name cannot drive the terminal that shows the
+report, nor break it into lines). The summary helpers here are shared with the HTML report.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from collections.abc import Iterable
 
 from secpipe.core.findings import Finding, Severity
+from secpipe.reports.escape import printable, readable
 from secpipe.runstore.records import RunRecord, StepRecord
 
 SEVERITIES = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO)
@@ -87,14 +90,15 @@ def size(n: int) -> str:
 # -- Markdown escaping -----------------------------------------------------------------------
 def md(text: object) -> str:
     """User data as inline Markdown text: one line, punctuation backslash-escaped."""
-    flat = " ".join(str(text).split())
+    flat = printable(" ".join(str(text).split()))
     return _MD_SPECIAL.sub(r"\\\1", flat)
 
 
 def code(text: object, table: bool = False) -> str:
     """User data as a code span (fence longer than any backtick run inside; ``|`` escaped in
-    table cells, where GFM splits cells before reading code spans)."""
-    flat = " ".join(str(text).split())
+    table cells, where GFM splits cells before reading code spans). A name keeps its exact
+    form: a newline in it shows as ``\\n``."""
+    flat = " ".join(printable(str(text)).split())
     if not flat:
         return ""
     longest = max((len(m) for m in _BACKTICKS.findall(flat)), default=0)
@@ -219,4 +223,4 @@ def _artifacts(steps: Iterable[StepRecord]) -> list[str]:
 def render(run: RunRecord) -> str:
     lines = [*_summary(run), *_steps(run), *_gates(run), *_findings(run), *_skipped(run.steps),
              *_metrics(run), *_artifacts(run.steps)]
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return readable("\n".join(lines).rstrip("\n") + "\n")  # a net under md() and code()

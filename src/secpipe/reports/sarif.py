@@ -33,10 +33,10 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from secpipe.core.findings import Finding, Location, Severity
 from secpipe.core.results import StepStatus
+from secpipe.reports.escape import json_text, percent_path, readable_tree
 from secpipe.runstore.records import RunRecord, StepRecord
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -58,12 +58,13 @@ def utc(ts: float) -> str:
 
 
 def uri_for(path: str) -> tuple[str, bool]:
-    """(URI, relative?) for a location path: relative paths are percent-encoded references."""
+    """(URI, relative?) for a location path: relative paths are percent-encoded references
+    (from the name's bytes: an undecodable byte ``\\xff`` is ``%FF``)."""
     if "://" in path:
         return path, False
     if path.startswith("/"):
-        return "file://" + quote(path, safe=_SAFE_URI), False
-    return quote(path, safe=_SAFE_URI), True
+        return "file://" + percent_path(path, _SAFE_URI), False
+    return percent_path(path, _SAFE_URI), True
 
 
 def _artifact_location(path: str) -> dict[str, Any]:
@@ -263,4 +264,7 @@ def run_to_sarif(run: RunRecord) -> dict[str, Any]:
 
 
 def render(run: RunRecord) -> str:
-    return json.dumps(run_to_sarif(run), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """The SARIF log; outside URIs, an undecodable byte of a name is shown as ``\\xNN``, and
+    control and bidi characters are JSON escapes."""
+    log = readable_tree(run_to_sarif(run))
+    return json_text(json.dumps(log, indent=2, ensure_ascii=False, allow_nan=False)) + "\n"

@@ -4,6 +4,7 @@ dies midway keeps everything recorded so far."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -46,8 +47,21 @@ CREATE INDEX IF NOT EXISTS findings_run ON findings(run_id, step_id);
 """
 
 
+def private_dir(folder: Path) -> None:
+    """Create ``folder`` (secpipe's state folder) readable by its owner only, and tighten it when
+    an older version left it open: it holds run outputs, logs and keys."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    st = folder.stat()
+    if st.st_uid == os.getuid() and st.st_mode & 0o077:
+        folder.chmod(0o700)
+
+
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
+
+
+#: every character :func:`new_run_id` writes; a run reference holding another is refused
+RUN_ID_ALPHABET = frozenset("0123456789abcdef-")
 
 
 class RunStore:
@@ -56,7 +70,9 @@ class RunStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
+            if not path.exists():  # created private; SQLite gives its -wal/-shm the same mode
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
@@ -105,24 +121,29 @@ class RunStore:
              json.dumps(f.to_dict()))
             for i, f in enumerate(result.findings)
         ]
+        step_row = (
+            run_id, step_id, kind, stage, seq, result.status.value, started, duration,
+            result.message, result.tool, json.dumps(dict(result.metrics)),
+            json.dumps([s.__dict__ for s in result.skipped]),
+            json.dumps([a.to_dict() for a in result.artifacts]), gate,
+        )
         try:
             with self._lock:
                 self._db.execute("BEGIN")
-                self._db.execute(
-                    "INSERT OR REPLACE INTO steps(run_id, step_id, kind, stage, seq, status,"
-                    " started, duration, message, tool, metrics, skipped, artifacts, gate)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        run_id, step_id, kind, stage, seq, result.status.value, started, duration,
-                        result.message, result.tool, json.dumps(dict(result.metrics)),
-                        json.dumps([s.__dict__ for s in result.skipped]),
-                        json.dumps([a.to_dict() for a in result.artifacts]), gate,
-                    ),
-                )
-                self._db.execute("DELETE FROM findings WHERE run_id=? AND step_id=?",
-                                 (run_id, step_id))
-                self._db.executemany("INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-                self._db.execute("COMMIT")
+                try:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO steps(run_id, step_id, kind, stage, seq, status,"
+                        " started, duration, message, tool, metrics, skipped, artifacts, gate)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", step_row)
+                    self._db.execute("DELETE FROM findings WHERE run_id=? AND step_id=?",
+                                     (run_id, step_id))
+                    self._db.executemany("INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                         rows)
+                    self._db.execute("COMMIT")
+                except sqlite3.Error:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")  # never leave the connection mid-way
+                    raise
         except sqlite3.Error as exc:
             raise StoreError(f"run store {self.path}: {exc}") from None
 
@@ -154,8 +175,16 @@ class RunStore:
             if latest is None:
                 raise StoreError("no runs recorded yet", hint="run `secpipe run` first")
             return latest
-        rows = self._exec("SELECT run_id FROM runs WHERE run_id LIKE ? ORDER BY run_id",
-                          (ref.replace("%", "") + "%",)).fetchall()
+        if not ref or len(ref) > 64 or not set(ref) <= RUN_ID_ALPHABET:
+            raise StoreError(f"invalid run reference {ref[:80]!r}: a run id is "
+                             "YYYYmmdd-HHMMSS-xxxx (digits, a-f and '-'), a unique prefix of one, "
+                             "or 'latest'",
+                             hint="`secpipe runs` lists them")
+        # a prefix match, never a pattern: LIKE's wildcards (and the escape) are escaped
+        prefix = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._exec(
+            "SELECT run_id FROM runs WHERE run_id LIKE ? ESCAPE '\\' ORDER BY run_id",
+            (prefix + "%",)).fetchall()
         if not rows:
             raise StoreError(f"no run {ref!r} in {self.path}", hint="`secpipe runs` lists them")
         if len(rows) > 1:

@@ -1,9 +1,12 @@
 """The one walker of every file scanner: the files under the requested paths, minus excludes.
 
 Symbolic links are never followed (a link could lead out of the project) and special files (FIFOs,
-sockets, devices) are never opened; both, and folders that cannot be listed, are reported as
-:class:`~secpipe.core.results.Skipped`. A path named explicitly is scanned even when an exclude
-glob matches it (so a pre-commit hook that passes ``.env`` still gets it scanned).
+sockets, devices) are never opened; both, and folders or entries that cannot be read, are reported
+as :class:`~secpipe.core.results.Skipped`. A link or special file is a policy (it holds no bytes of
+the project to scan); an unreadable input is not: a scanner turns every :func:`unreadable` entry
+into a finding its users' policy fails on. A path named explicitly is scanned even when an exclude
+glob matches it (so a pre-commit hook that passes ``.env`` still gets it scanned); one that does
+not exist, or a folder named explicitly that cannot be listed, is an :class:`InputError`.
 
 Exclude globs (``fnmatch``, case-sensitive, ``*`` also matches ``/``), relative to the project
 root:
@@ -16,8 +19,10 @@ root:
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -31,6 +36,15 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
     ".git/", ".hg/", ".svn/", ".secpipe/", ".venv/", "venv/", "node_modules/", "__pycache__/",
     ".mypy_cache/", ".ruff_cache/", ".pytest_cache/", ".hypothesis/", ".tox/", ".nox/",
 )  # fmt: skip
+
+
+UNREADABLE = "unreadable: "
+"""Start of the :attr:`Skipped.reason` of an input that could not be read (then the OS error)."""
+
+
+def unreadable(skipped: Iterable[Skipped]) -> list[Skipped]:
+    """The skipped inputs that could not be read (folders not listed, entries not examined)."""
+    return [s for s in skipped if s.reason.startswith(UNREADABLE)]
 
 
 @dataclass(frozen=True)
@@ -81,8 +95,8 @@ class Excluder:
 def collect(root: Path, paths: list[str], excludes: list[str] | tuple[str, ...],
             skipped: list[Skipped]) -> list[FileEntry]:
     """The files under ``paths`` (relative to ``root``, or absolute), sorted by folder; links,
-    special files and unreadable folders go to ``skipped``. A missing path is an
-    :class:`InputError` naming it."""
+    special files and unreadable folders go to ``skipped``. A missing path, or a folder named
+    here that cannot be listed, is an :class:`InputError` naming it."""
     excluder = Excluder(excludes)
     files: list[FileEntry] = []
     seen: set[str] = set()
@@ -90,8 +104,10 @@ def collect(root: Path, paths: list[str], excludes: list[str] | tuple[str, ...],
         target = (root / given) if not os.path.isabs(given) else Path(given)
         try:
             st = target.lstat()
-        except OSError:
-            raise InputError(f"{given}: no such file or folder") from None
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                raise InputError(f"{given}: no such file or folder") from None
+            raise InputError(f"{given}: {UNREADABLE}{exc.strerror or exc}") from None
         rel = relative(root, target)
         if stat.S_ISLNK(st.st_mode):
             skipped.append(Skipped(rel, "symbolic link (not followed)"))
@@ -100,6 +116,11 @@ def collect(root: Path, paths: list[str], excludes: list[str] | tuple[str, ...],
                 seen.add(rel)
                 files.append(_entry(str(target), rel, st, explicit=True))
         elif stat.S_ISDIR(st.st_mode):
+            try:  # a folder named explicitly that cannot be listed: the scan cannot start
+                os.scandir(str(target)).close()
+            except OSError as exc:
+                name = given if given != "." else os.path.abspath(target)
+                raise InputError(f"{name}: {UNREADABLE}{exc.strerror or exc}") from None
             _walk(target, root, excluder, files, skipped, seen)
         else:
             skipped.append(Skipped(rel, "not a regular file"))
@@ -128,7 +149,7 @@ def _walk(top: Path, root: Path, excluder: Excluder, files: list[FileEntry],
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
-            skipped.append(Skipped(prefix.rstrip("/") or ".", f"unreadable: {exc.strerror}"))
+            skipped.append(Skipped(prefix.rstrip("/") or ".", f"{UNREADABLE}{exc.strerror}"))
             continue
         subdirs: list[tuple[str, str]] = []
         for entry in entries:
@@ -146,5 +167,5 @@ def _walk(top: Path, root: Path, excluder: Excluder, files: list[FileEntry],
                 else:
                     skipped.append(Skipped(rel, "not a regular file"))
             except OSError as exc:
-                skipped.append(Skipped(rel, f"unreadable: {exc.strerror}"))
+                skipped.append(Skipped(rel, f"{UNREADABLE}{exc.strerror}"))
         stack.extend(reversed(subdirs))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -109,7 +108,3 @@ class LocalStore(ArtifactStore):
             self._path(key).unlink(missing_ok=True)
         except OSError as exc:
             raise self._io(f"cannot delete {key}", exc) from None
-
-    def delete_tree(self, prefix: str) -> None:
-        """Remove a whole folder (used to clean up a failed publication)."""
-        shutil.rmtree(self._path(prefix), ignore_errors=True)

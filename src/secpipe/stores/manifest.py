@@ -7,7 +7,9 @@ Layout below a store's root::
 
 A reader ignores a run folder without a manifest, so an interrupted upload is never loaded; a
 failed publication also deletes what it uploaded. Loading downloads into a staging folder, checks
-every file's SHA-256 against the manifest and only then moves the files into place.
+every file's SHA-256 against the manifest and only then moves the files into place — into a
+folder that did not exist or was empty (:mod:`secpipe.stores.staging`: nothing of the user's is
+ever replaced or deleted).
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -28,6 +28,7 @@ from typing import Any
 from secpipe import __version__
 from secpipe.core.errors import StoreError
 from secpipe.stores.interface import ArtifactStore, StoredObject, check_key, join_key
+from secpipe.stores.staging import check_free, staged_folder
 
 FORMAT = "secpipe-store-manifest"
 VERSION = 1
@@ -233,14 +234,14 @@ def resolve_run(store: ArtifactStore, pipeline: str, ref: str) -> str:
 def fetch(store: ArtifactStore, prefix: str, dest: Path, workers: int = 4,
           progress: Progress | None = None,
           cancel: threading.Event | None = None) -> tuple[Manifest, dict[str, Path]]:
-    """Download a published run into ``dest`` (replaced), every digest checked first."""
+    """Download a published run into ``dest``, a new or empty folder (anything else is refused
+    before the download), every digest checked before the files are put there."""
+    check_free(dest)
     manifest = read_manifest(store, prefix)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.partial-"))
     count = [0]
     lock = threading.Lock()
 
-    def download(entry: ManifestFile) -> None:
+    def download(entry: ManifestFile, staging: Path) -> None:
         if cancel is not None and cancel.is_set():
             raise StoreError(f"loading {prefix} was stopped; nothing was loaded")
         target = staging / entry.path
@@ -254,11 +255,6 @@ def fetch(store: ArtifactStore, prefix: str, dest: Path, workers: int = 4,
                              f"manifest digest (stored {got.digest}, manifest {entry.digest}); "
                              "it was changed after publication")
 
-    try:
-        _parallel(download, manifest.files, workers)
-        if dest.exists():
-            shutil.rmtree(dest)
-        staging.rename(dest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with staged_folder(dest) as staging:
+        _parallel(lambda entry: download(entry, staging), manifest.files, workers)
     return manifest, {f.path: dest / f.path for f in manifest.files}

@@ -29,6 +29,33 @@ EMPTY_CONFIG = b"{}"
 _CHUNK = 1 << 20
 
 
+CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 10.0
+"""Seconds to connect to the registry, and that one socket read may wait."""
+
+
+def _bound_requests(session: Any) -> None:
+    """Give every request of the ORAS session a connect and read timeout (oras sets none), and
+    make a timeout or a refused connection fail at once: oras retries any error five times with
+    sleeps that add up to over two minutes."""
+    import requests
+
+    class RegistryUnreachable(requests.exceptions.SSLError):
+        """The registry did not answer in time (an ``SSLError`` subclass only because oras's
+        retry decorator re-raises that class at once instead of retrying it)."""
+
+    send = session.request
+
+    def request(method: str, url: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", (CONNECT_TIMEOUT, READ_TIMEOUT))
+        try:
+            return send(method, url, **kwargs)
+        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as exc:
+            raise RegistryUnreachable(f"no answer from the registry: {type(exc).__name__}") \
+                from None
+
+    session.request = request
+
+
 class OciStore(ArtifactStore):
     """``oci://host[:port]/repo``; runs are ``repo/<pipeline>:<run-id>``."""
 
@@ -44,6 +71,7 @@ class OciStore(ArtifactStore):
         self.uri = f"oci://{host}/{self.repo}"
         self._scheme = "http" if insecure else "https"
         self._client: Any = oras.client.OrasClient(hostname=host, insecure=insecure)
+        _bound_requests(self._client.session)
         if username and password:
             self._client.auth.set_basic_auth(username, password)
         self._pending: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
@@ -56,7 +84,8 @@ class OciStore(ArtifactStore):
         import requests
 
         try:
-            answer = requests.get(f"{self._scheme}://{self.host}/v2/", timeout=5)
+            answer = requests.get(f"{self._scheme}://{self.host}/v2/",
+                                  timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
         except requests.RequestException as exc:
             raise StoreError(f"store {self.uri} is unreachable ({type(exc).__name__})") from None
         if answer.status_code not in (200, 401):

@@ -1,10 +1,16 @@
-"""Opening a store from a URI and the settings the ``store`` and ``load`` steps share."""
+"""Opening a store from a URI and the settings the ``store`` and ``load`` steps share.
+
+A local store is a plain path (relative to the project, which it may not climb out of with
+``..``) or a ``file:`` URI, which holds an absolute path and no host (``file:///srv/store``;
+``file://localhost/srv/store`` is the same). ``file://relative``, ``file://host/path``, ``..``
+segments, a query or a fragment are configuration errors naming the URI, never guessed at.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from pydantic import Field
 
@@ -53,16 +59,49 @@ def describe(uri: str) -> str:
     return uri
 
 
+def file_uri_path(uri: str, parts: SplitResult | None = None) -> Path:
+    """The absolute path a ``file:`` URI names; a host, a relative path, a ``..`` segment, a
+    query or a fragment is a :class:`ConfigError` naming the URI."""
+    parts = parts or urlsplit(uri)
+    fix = "write file:///absolute/path (or a plain path, relative to the project)"
+    if parts.netloc and parts.netloc.lower() != "localhost":
+        raise ConfigError(f"store URI {describe(uri)!r}: {parts.netloc!r} stands where a "
+                          "file: URI's host goes, and a local store has none", hint=fix)
+    if parts.query or parts.fragment:
+        raise ConfigError(f"store URI {describe(uri)!r}: a file: URI has no query or fragment "
+                          "(percent-encode ? and # in a folder name)", hint=fix)
+    path = unquote(parts.path)
+    if not path.startswith("/"):
+        raise ConfigError(f"store URI {describe(uri)!r}: a file: URI holds an absolute path",
+                          hint=fix)
+    if ".." in path.split("/"):
+        raise ConfigError(f"store URI {describe(uri)!r}: '..' segments are not allowed",
+                          hint="name the folder without them")
+    return Path(path)
+
+
+def _plain_path(text: str, project_root: Path) -> Path:
+    """A plain store path: absolute as given, or relative to the project and inside it."""
+    path = Path(os.path.expanduser(text))
+    if path.is_absolute():
+        return path
+    if os.path.normpath(path).split(os.sep)[0] == "..":
+        raise ConfigError(f"store path {text!r} climbs out of the project with '..'",
+                          hint="give an absolute path (or file:///absolute/path) for a store "
+                          "outside the project")
+    return project_root / path
+
+
 def open_store(uri: str | None, settings: StoreSettings, project_root: Path,
                resolver: Secrets, state_dir: str | Path = ".secpipe") -> ArtifactStore:
     """The store a URI names; credentials are resolved here, at the moment they are needed."""
     uri = resolver.resolve(uri, "uri") if uri else default_store_uri(project_root, state_dir)
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
-    if scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt"):
-        raw = unquote(parts.path) if scheme == "file" else uri
-        path = Path(os.path.expanduser(raw))
-        return LocalStore(path if path.is_absolute() else project_root / path)
+    if scheme == "file":
+        return LocalStore(file_uri_path(uri, parts))
+    if scheme == "" or (len(scheme) == 1 and os.name == "nt"):
+        return LocalStore(_plain_path(uri, project_root))
     if scheme == "s3":
         from secpipe.stores.s3 import S3Options, S3Store
 

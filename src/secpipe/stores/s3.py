@@ -18,6 +18,12 @@ from secpipe.core.errors import ConfigError, StoreError
 from secpipe.stores.interface import ArtifactStore, StoredObject, check_key, join_key
 
 _CHUNK = 8 << 20
+CONNECT_TIMEOUT = 5.0
+"""Seconds to open a connection to the S3 endpoint."""
+READ_TIMEOUT = 10.0
+"""Seconds a socket read may wait (between bytes, so large objects are not cut off)."""
+ATTEMPTS = 2
+"""Attempts per call, first included."""
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled",
            "InvalidToken", "ExpiredToken", "403"}
 _MISSING = {"NoSuchKey", "404", "NotFound"}
@@ -62,11 +68,14 @@ class S3Store(ArtifactStore):
         self._client: Any = boto3.session.Session().client(
             "s3", endpoint_url=options.endpoint_url, region_name=region,
             aws_access_key_id=options.access_key, aws_secret_access_key=options.secret_key,
-            config=Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 2},
+            # seconds, not minutes: a server that accepts and never answers fails one call in
+            # at most ATTEMPTS x (CONNECT_TIMEOUT + READ_TIMEOUT)
+            config=Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
+                          retries={"total_max_attempts": ATTEMPTS, "mode": "standard"},
                           s3={"addressing_style": "path"}),
         )
         self._transfer = TransferConfig(multipart_threshold=_CHUNK, multipart_chunksize=_CHUNK,
-                                        max_concurrency=4)
+                                        max_concurrency=4, num_download_attempts=ATTEMPTS)
 
     def _key(self, key: str) -> str:
         return join_key(self.prefix, check_key(key))

@@ -75,12 +75,27 @@ def _walk(node: Any, redact: Callable[[str], str], depth: int = 0) -> Any:
     return node
 
 
+def _walk_sarif(node: Any, values: Callable[[str], str], everything: Callable[[str], str],
+                depth: int = 0) -> Any:
+    """``values`` on every string; ``everything`` (long random tokens too) inside ``properties``
+    bags, where tools put whatever they like, the matched secret included."""
+    if depth > _MAX_WALK:
+        return None
+    if isinstance(node, list):
+        return [_walk_sarif(v, values, everything, depth + 1) for v in node]
+    if isinstance(node, dict):
+        return {k: _walk(v, everything, depth + 1) if k == "properties"
+                else _walk_sarif(v, values, everything, depth + 1) for k, v in node.items()}
+    return _walk(node, values, depth)
+
+
 def write_kept_copy(fmt: Format, data: Any, target: Path, *, values: Callable[[str], str],
                     everything: Callable[[str], str]) -> None:
     """Write the copy of the output secpipe keeps: SARIF with snippets masked and long tokens in
     its texts (:func:`~secpipe.tools.redact.redact_log`) and ``values`` (the run's secret
     values) applied to every string; other formats with ``everything`` applied to every string."""
-    kept = _walk(redact_log(data), values) if fmt == "sarif" else _walk(data, everything)
+    kept = _walk_sarif(redact_log(data), values, everything) if fmt == "sarif" \
+        else _walk(data, everything)
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(json.dumps(kept, indent=1), encoding="utf-8")
     os.replace(tmp, target)

@@ -10,6 +10,7 @@ from secrets_helpers import RunStep
 from secrets_samples import crc_token
 
 from secpipe.core.errors import InputError
+from secpipe.core.findings import Severity
 from secpipe.core.results import StepStatus
 from secpipe.scanners.secrets import engine, step
 
@@ -117,7 +118,8 @@ def test_unreadable_file_is_skipped_and_reported(project: Path, run_step: RunSte
 
     monkeypatch.setattr(engine, "open", deny, raising=False)
     result = run_step(project, paths=["locked.env"])
-    assert [f.rule_id for f in result.findings] == ["secrets.unreadable"]
+    assert [(f.rule_id, f.severity) for f in result.findings] == [
+        ("secrets.unreadable", Severity.HIGH)]  # high: the default policy fails on it
     assert result.skipped[0].reason == "unreadable: Permission denied"
     assert result.status is StepStatus.ERROR
     assert result.message == "locked.env: unreadable: Permission denied"

@@ -1,8 +1,9 @@
 """Containers: ZIP (PyTorch, Keras, NumPy .npz, plain), tar, 7z and compressed streams.
 
 Each member is typed by content (first bytes only) and read whole only when it is a format worth
-analysing, within the member and total byte budgets. PyTorch storage records (``*/data/<n>``) are
-never read. Path traversal names, links and decompression bombs are findings.
+analysing or its head cannot rule one out (a pickle or protobuf cut mid-stream), within the member
+and total byte budgets. PyTorch storage records (``*/data/<n>``) are never read. Path traversal
+names, links and decompression bombs are findings.
 """
 
 from __future__ import annotations
@@ -13,14 +14,21 @@ import re
 import tarfile
 import time
 import zlib
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from functools import partial
+from typing import IO, TYPE_CHECKING, Any
 
 from secpipe.core.findings import Severity
 from secpipe.scanners.models import keras_fmt
-from secpipe.scanners.models.compressed import DecompressError, Unavailable, decompress
+from secpipe.scanners.models.compressed import (
+    DecompressBudget,
+    DecompressError,
+    Unavailable,
+    decompress,
+)
 from secpipe.scanners.models.pickle_values import Buf
 from secpipe.scanners.models.report import Where
-from secpipe.scanners.models.sniff import sniff
+from secpipe.scanners.models.sniff import sniff, sniff_head
 from secpipe.scanners.models.zipread import ZipError, data_offset, list_members, read_member
 
 if TYPE_CHECKING:
@@ -41,6 +49,16 @@ def unsafe_name(name: str) -> str | None:
     if ".." in norm.split("/"):
         return "parent-directory (..) component"
     return None
+
+
+def worth_reading(head: bytes, size: int, small: Callable[[], bytes]) -> bool:
+    """Whether a member of ``size`` bytes starting with ``head`` must be read whole: its head
+    names a format, or cannot rule one out (:data:`~.sniff.MORE`); a member of at most 1 MiB is
+    typed whole (``small()`` reads it)."""
+    kind = sniff_head(head, size)
+    if kind is None and len(head) < size <= _SMALL:
+        kind = sniff(small())
+    return kind is not None
 
 
 def _check_name(scanner: ModelScanner, name: str, where: Where, scan: Scan) -> None:
@@ -106,11 +124,8 @@ def scan_zip(scanner: ModelScanner, buf: Buf, where: Where, scan: Scan) -> None:
                          f"{m.name!r}", key=m.name)
             if keras and m.name.endswith(".h5"):
                 continue  # weights only: Keras reads no code from model.weights.h5
-            head = read_member(buf, m, _HEAD)
-            kind = sniff(head)
-            if kind is None and m.usize <= _SMALL and m.usize > len(head):
-                kind = sniff(read_member(buf, m, _SMALL))
-            if kind is None:
+            if not worth_reading(read_member(buf, m, _HEAD), m.usize,
+                                 partial(read_member, buf, m, _SMALL)):
                 continue
             if not _budget(scanner, scan, inner, m.usize):
                 continue
@@ -125,6 +140,10 @@ def scan_zip(scanner: ModelScanner, buf: Buf, where: Where, scan: Scan) -> None:
             keras_fmt.scan_json_config(data, inner.typed("keras"), coll)
             continue
         scanner.scan_blob(data, inner, scan)
+
+
+def _more(head: bytes, fh: IO[bytes]) -> bytes:
+    return head + fh.read(_SMALL)
 
 
 class _MapFile(io.RawIOBase):
@@ -183,8 +202,7 @@ def scan_tar(scanner: ModelScanner, buf: Buf, where: Where, scan: Scan) -> None:
                 if fh is None:
                     continue
                 head = fh.read(_HEAD)
-                if sniff(head) is None and (ti.size > _SMALL or sniff(
-                        head + fh.read(_SMALL)) is None):
+                if not worth_reading(head, ti.size, partial(_more, head, fh)):
                     continue
                 if not _budget(scanner, scan, inner, ti.size):
                     continue
@@ -249,10 +267,13 @@ def scan_compressed(scanner: ModelScanner, kind: str, buf: Buf, where: Where, sc
     except DecompressError as exc:
         out = exc.args[1] if len(exc.args) > 1 else b""
         used = len(buf)
-        if not out:
+        if isinstance(exc, DecompressBudget):
+            scan.coll.incomplete(where, f"{kind} stream: {exc.args[0]}")
+        elif not out:
             return  # not really compressed data: nothing to report
-        scan.coll.incomplete(where, f"{kind} stream is corrupt after {len(out)} bytes: "
-                             f"{exc.args[0]}")
+        else:
+            scan.coll.incomplete(where, f"{kind} stream is corrupt after {len(out)} bytes: "
+                                 f"{exc.args[0]}")
     inner = where.inner(f"[{kind}]", "joblib" if kind == "zfile" else kind)
     if len(out) > limit:
         if used and len(out) / used > scanner.budgets.bomb_ratio:

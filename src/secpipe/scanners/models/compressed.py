@@ -24,6 +24,10 @@ class DecompressError(Exception):
     """The stream is not (or no longer) valid for its format."""
 
 
+class DecompressBudget(DecompressError):
+    """A bound stopped the decompression early (the partial output is in ``args[1]``)."""
+
+
 class Unavailable(Exception):
     """The format needs an optional package that is not installed."""
 
@@ -57,7 +61,8 @@ def _make(kind: str, head: bytes = b"") -> Any:
 def decompress(kind: str, buf: Buf, limit: int, start: int = 0, end: int | None = None
                ) -> tuple[bytes, int]:
     """(output of at most ``limit`` + 1 bytes, input bytes consumed). Raises
-    :class:`DecompressError` (with the partial output in ``args[1]``) or :class:`Unavailable`."""
+    :class:`DecompressError` (with the partial output in ``args[1]``; :class:`DecompressBudget`
+    when a bound stopped it) or :class:`Unavailable`."""
     end = len(buf) if end is None else min(end, len(buf))
     pos = start
     if kind == "zip-lzma":  # 2-byte version, 2-byte properties size, properties
@@ -93,8 +98,9 @@ def decompress(kind: str, buf: Buf, limit: int, start: int = 0, end: int | None 
                     pos -= len(rest)
                     break
                 members += 1
-                if members > _MAX_MEMBERS:
-                    break
+                if members > _MAX_MEMBERS:  # what follows is not read: never silently
+                    raise DecompressBudget(f"more than {_MAX_MEMBERS} concatenated members",
+                                           bytes(out))
                 d = _make(kind)
                 pending = rest
     except (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError, RuntimeError) as exc:

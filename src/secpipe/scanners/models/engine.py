@@ -3,7 +3,8 @@
 :meth:`ModelScanner.scan_file` memory-maps a file (so tensor bytes are never read), types it by
 content (:func:`~.sniff.sniff`) and hands it to the reader of its format; containers hand their
 members back to :meth:`ModelScanner.scan_blob` one level deeper. Every bound (depth, member count,
-bytes read, time) that stops the analysis becomes a ``models.scan-incomplete`` finding.
+bytes read, time) that stops the analysis becomes a ``models.scan-incomplete`` finding, and a
+blob whose typing ran out of budget a ``models.undecided`` one: both high, never a silent pass.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from pathlib import Path
 from secpipe.core.findings import Finding, Severity
 from secpipe.scanners.models import formats, keras_fmt, tf_onnx
 from secpipe.scanners.models.archives import scan_7z, scan_compressed, scan_tar, scan_zip
-from secpipe.scanners.models.pickle_scan import PickleOptions, scan_pickles
-from secpipe.scanners.models.pickle_vm import Buf, VMBudget
+from secpipe.scanners.models.pickle_scan import PickleOptions, looks_like_pickle, scan_pickles
+from secpipe.scanners.models.pickle_vm import OPCODES, Buf, VMBudget
 from secpipe.scanners.models.report import Collector, Where
-from secpipe.scanners.models.sniff import sniff
+from secpipe.scanners.models.sniff import UNDECIDED, sniff
+from secpipe.scanners.models.zipread import find_eocd
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,20 @@ class ModelScanner:
         kind = sniff(buf)
         if kind is None:
             return
+        if kind in UNDECIDED:  # typing ran out of budget: never "not a model"
+            scan.coll.undecided(where, UNDECIDED[kind])
+            return
         self.dispatch(kind, buf, where, scan, file_path)
+        # polyglots: two loaders may see two formats in one blob, so each is scanned
+        if kind not in ("pickle", "zip") and buf[0] in OPCODES \
+                and looks_like_pickle(buf, plain=False):
+            # a magic that is also pickle opcodes (GGUF's is BINFLOAT): pickle.load runs it
+            # (a ZIP's "PK" is PERSID, which a plain unpickler refuses; loaders open it as zip)
+            self.dispatch("pickle", buf, where, scan, file_path)
+        if kind != "zip" and find_eocd(buf) >= 0:
+            # an archive after other data: zip readers (zipfile, Keras) open it from its end,
+            # a pickle loader reads the data before it
+            scan_zip(self, buf, where, scan)
 
     def dispatch(self, kind: str, buf: Buf, where: Where, scan: Scan,
                  file_path: Path | None) -> None:

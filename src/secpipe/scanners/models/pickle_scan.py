@@ -30,26 +30,47 @@ class PickleOptions:
     """Largest nested pickle copied out of a stream for a recursive scan."""
 
 
-def looks_like_pickle(buf: Buf, start: int = 0, budget: VMBudget | None = None) -> bool:
-    """Whether the bytes at ``start`` decode as a pickle (reaches STOP or names a global)."""
+TRIAL_OPS = 100_000
+"""Opcodes of the trial decode that types a protocol 0/1 stream (which has no magic)."""
+
+_CUT = ("end of data", "truncated")
+"""Reasons a stream breaks when its bytes end too early (a head cut out of a longer blob)."""
+
+
+def looks_like_pickle(buf: Buf, start: int = 0, budget: VMBudget | None = None, *,
+                      plain: bool = True) -> bool:
+    """Whether the bytes at ``start`` may be a pickle, so the full (bounded) machine must judge
+    them: a PROTO header, a trial decode that reaches STOP or names a global, or one that runs
+    out of its budget still decoding (undecided is never "not a pickle"). Not ``plain`` (a first
+    byte ``pickle.dumps`` never writes), only a stream that imports or calls something counts: text
+    that happens to decode up to a ``.`` is not a model, and could not run anything anyway."""
     if start < len(buf) and buf[start] == 0x80 and start + 1 < len(buf) and buf[start + 1] <= 5:
         return True
-    res = run_stream(buf, start, budget or VMBudget(max_ops=100_000))
-    if res.evidence:
+    res = run_stream(buf, start, budget or VMBudget(max_ops=TRIAL_OPS))
+    acts = bool(res.imports or res.unresolved or res.extensions or res.calls or res.persids)
+    if res.incomplete is not None or (res.evidence and (plain or acts)):
         return True
     # a head cut out of a longer member: many valid opcodes up to the cut count as a pickle
-    return res.brk is not None and res.ops >= 64 and res.brk.reason.startswith(
-        ("end of data", "truncated"))
+    return plain and res.brk is not None and res.ops >= 64 and res.brk.reason.startswith(_CUT)
+
+
+def pickle_head_undecided(head: Buf) -> bool:
+    """Whether ``head``, the first bytes of a longer blob, decodes as pickle opcodes up to the
+    cut (or past the trial budget): only the whole blob can tell."""
+    res = run_stream(head, 0, VMBudget(max_ops=TRIAL_OPS))
+    return res.incomplete is not None or (res.brk is not None and res.brk.reason.startswith(_CUT))
 
 
 def scan_pickles(buf: Buf, where: Where, coll: Collector, opts: PickleOptions,
                  nested: NestedFn, *, start: int = 0, force: bool = False) -> bool:
     """Analyse every pickle stream stacked at ``buf[start:]``; return whether it was a pickle.
 
-    Without ``force``, bytes that do not decode as a pickle are left alone (no finding).
+    Without ``force``, bytes that do not decode as a pickle are left alone (no finding); bytes
+    the machine could not finish deciding (a budget ran out) are a pickle, and the budget hit is
+    a finding.
     """
     first = run_stream(buf, start, opts.budget)
-    if not first.evidence and not force and not (
+    if not first.evidence and first.incomplete is None and not force and not (
             start + 1 < len(buf) and buf[start] == 0x80 and buf[start + 1] <= 5):
         return False
     coll.formats.add(where.fmt or "pickle")
@@ -70,7 +91,7 @@ def scan_pickles(buf: Buf, where: Where, coll: Collector, opts: PickleOptions,
                             stream.end)
             break
         nxt = run_stream(buf, stream.end, opts.budget)
-        if not nxt.evidence:
+        if not nxt.evidence and nxt.incomplete is None:  # undecided: reported as a stream
             if any(b not in b"\r\n\t \x00" for b in bytes(buf[stream.end:stream.end + 4096])):
                 coll.add("models.pickle.trailing-data", Severity.LOW, where,
                          f"{len(buf) - stream.end} bytes follow the end of the pickle stream "

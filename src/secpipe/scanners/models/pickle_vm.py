@@ -30,7 +30,7 @@ from secpipe.scanners.models.pickle_values import (
     describe,
 )
 
-__all__ = ["Buf", "StreamBreak", "StreamResult", "VMBudget", "run_stream"]
+__all__ = ["OPCODES", "Buf", "StreamBreak", "StreamResult", "VMBudget", "run_stream"]
 
 _SMALL = 1 << 16
 """Bytes and text values up to this size are copied; larger ones stay :class:`BytesRef`."""
@@ -348,3 +348,8 @@ def run_stream(buf: Buf, start: int = 0, budget: VMBudget | None = None,
                joblib: bool = True) -> StreamResult:
     """Simulate the pickle stream at ``buf[start:]`` (see the module docstring)."""
     return _Machine(buf, start, budget or VMBudget(), joblib).run()
+
+
+OPCODES: frozenset[int] = frozenset(_Machine(b"", 0, VMBudget(), False).table) | {_STOP}
+"""Every opcode byte the machine (and the unpickler) accepts, any protocol: the unpickler needs no
+PROTO header, so a stream may start with any of them."""

@@ -73,14 +73,3 @@ def text(buf: Buf, span: int | Span, limit: int = 1 << 16) -> str:
         return str(span)
     start, end = span
     return bytes(buf[start:min(end, start + limit)]).decode("utf-8", "replace")
-
-
-def top_level(buf: Buf, start: int, end: int, max_fields: int = 1 << 20) -> dict[int, int]:
-    """Field number -> wire type of a message's top level; :class:`ProtoError` if invalid."""
-    seen: dict[int, int] = {}
-    for n, (number, wire, _) in enumerate(fields(buf, start, end)):
-        if n > max_fields:
-            raise ProtoError("too many fields")
-        if seen.setdefault(number, wire) != wire:
-            raise ProtoError(f"field {number} with two wire types")
-    return seen

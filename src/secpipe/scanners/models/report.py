@@ -109,6 +109,12 @@ RULES: dict[str, Rule] = {
         "Model file could not be fully analysed", ("CWE-502",),
         "Raise the scanner's budget for this file, or review it by hand; it was NOT checked "
         "completely."),
+    "models.undecided": Rule(
+        "File could not be typed: it may be a model", ("CWE-502",),
+        "Raise the scanner's budget or review the file by hand; it was NOT checked."),
+    "models.unreadable": Rule(
+        "File or folder could not be read", ("CWE-502",),
+        "Make it readable by the scanner (or exclude it on purpose); it was NOT checked."),
 }
 
 
@@ -162,7 +168,19 @@ class Collector:
             tags=rule.tags, remediation=rule.remediation, properties=properties))
 
     def incomplete(self, where: Where, why: str, offset: int | None = None) -> None:
-        """Report a budget or limit that stopped the analysis."""
-        self.add("models.scan-incomplete", Severity.MEDIUM, where,
+        """Report a budget or limit that stopped the analysis (high: what was not analysed may
+        hold anything, so the default policy fails on it)."""
+        self.add("models.scan-incomplete", Severity.HIGH, where,
                  f"analysis stopped early: {why}", offset=offset, key=why,
+                 props={"reason": why})
+
+    def undecided(self, where: Where, why: str) -> None:
+        """Report a blob whose format could not be decided within budget."""
+        self.add("models.undecided", Severity.HIGH, where, f"not analysed: {why}", key=why,
+                 props={"reason": why})
+
+    def unreadable(self, where: Where, why: str) -> None:
+        """Report a file or folder that could not be read."""
+        self.add("models.unreadable", Severity.HIGH, where,
+                 f"could not be read, so it was not scanned: {why}", key=why,
                  props={"reason": why})

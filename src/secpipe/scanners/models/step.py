@@ -24,7 +24,7 @@ from secpipe.scanners.base import (
 )
 from secpipe.scanners.models.engine import Budgets, ModelScanner
 from secpipe.scanners.models.report import Collector, Where
-from secpipe.scanners.walk import FileEntry, collect
+from secpipe.scanners.walk import UNREADABLE, FileEntry, collect, unreadable
 
 
 class ModelScanSettings(ArchiveScannerSettings):
@@ -69,7 +69,8 @@ class ModelScanStep(StepKind[ModelScanSettings]):
         if settings.run_outputs:
             seen = {f.rel for f in files}
             files += [f for f in _run_outputs(root, ctx, skipped) if f.rel not in seen]
-        findings: list[Finding] = []
+        # a folder or entry the walker could not read is a finding, as an unreadable file is
+        findings = [_not_read(s.path, s.reason) for s in unreadable(skipped)]
         failed: list[str] = []  # files named explicitly that could not be scanned
         models = scanned = bytes_read = bytes_total = 0
         started = next_report = time.monotonic()
@@ -88,10 +89,11 @@ class ModelScanStep(StepKind[ModelScanSettings]):
                 try:
                     report = scanner.scan_file(Path(entry.path), entry.rel)
                 except OSError as exc:
-                    problem = f"unreadable: {exc.strerror or exc}"
+                    problem = f"{UNREADABLE}{exc.strerror or exc}"
             if problem:  # listed, and a finding: a file not analysed never passes silently
                 skipped.append(Skipped(entry.rel, problem))
-                findings.extend(_not_analysed(entry.rel, problem))
+                findings.append(_not_read(entry.rel, problem) if problem.startswith(UNREADABLE)
+                                else _not_analysed(entry.rel, problem))
                 if entry.explicit:
                     failed.append(f"{entry.rel}: {problem}")
                 continue
@@ -116,10 +118,16 @@ class ModelScanStep(StepKind[ModelScanSettings]):
                           skipped=tuple(skipped), message=message, tool=f"secpipe {__version__}")
 
 
-def _not_analysed(rel: str, problem: str) -> list[Finding]:
+def _not_analysed(rel: str, problem: str) -> Finding:
     coll = Collector()
     coll.incomplete(Where(rel), problem)
-    return coll.findings
+    return coll.findings[0]
+
+
+def _not_read(rel: str, reason: str) -> Finding:
+    coll = Collector()
+    coll.unreadable(Where(rel), reason.removeprefix(UNREADABLE))
+    return coll.findings[0]
 
 
 def _run_outputs(root: Path, ctx: StepContext, skipped: list[Skipped]) -> list[FileEntry]:

@@ -16,6 +16,7 @@ from secpipe.scanners.secrets.rules import (
     Rule,
     all_rules,
 )
+from secpipe.scanners.walk import UNREADABLE
 
 if TYPE_CHECKING:  # git history is imported only when a scan asks for it
     from secpipe.scanners.secrets.history import HistoryScan
@@ -56,16 +57,22 @@ def incomplete(path: str, member: str | None, reason: str, commit: str | None = 
     )
 
 
+def unreadable(path: str, error: str) -> Finding:
+    """A file or folder that could not be read: it may hold anything, so it is high (the
+    default policy fails on it) rather than a silent skip."""
+    return Finding.create(
+        rule_id=UNREADABLE_RULE, title="File or folder could not be read",
+        severity=Severity.HIGH, scanner=SCANNER, location=Location(path=path),
+        message=f"could not be read, so it was not scanned: {error}", key=error,
+        remediation="Make it readable by the scanner, or exclude it on purpose.")
+
+
 def file_findings(path: str, scan: FileScan, error: str,
                   skipped: list[Skipped]) -> list[Finding]:
     """Findings of one file (and its Skipped entries)."""
     if error:
-        skipped.append(Skipped(path, f"unreadable: {error}"))
-        return [Finding.create(
-            rule_id=UNREADABLE_RULE, title="File could not be read", severity=Severity.MEDIUM,
-            scanner=SCANNER, location=Location(path=path),
-            message=f"could not be read, so it was not scanned: {error}", key=error,
-            remediation="Make the file readable by the scanner, or exclude it on purpose.")]
+        skipped.append(Skipped(path, f"{UNREADABLE}{error}"))
+        return [unreadable(path, error)]
     if scan.skipped:
         skipped.append(Skipped(path, scan.skipped))
     if scan.truncated_size:

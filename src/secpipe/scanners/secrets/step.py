@@ -20,7 +20,7 @@ from secpipe.scanners.secrets import findings as mk
 from secpipe.scanners.secrets.archives import Limits
 from secpipe.scanners.secrets.cache import ScanCache, StatKey, trusted
 from secpipe.scanners.secrets.engine import FileScan, scan_batch
-from secpipe.scanners.walk import Excluder, FileEntry
+from secpipe.scanners.walk import UNREADABLE, Excluder, FileEntry, unreadable
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -62,7 +62,9 @@ class SecretsScanStep(StepKind[SecretsSettings]):
         limits = Limits(settings.max_file_bytes, settings.max_archive_depth,
                         settings.max_archive_bytes, settings.max_archive_members)
         cache = _open_cache(ctx, settings)
-        findings: list[Finding] = []
+        # a folder or entry the walker could not read is a finding, as an unreadable file is
+        findings = [mk.unreadable(s.path, s.reason.removeprefix(UNREADABLE))
+                    for s in unreadable(skipped)]
         in_tree: set[tuple[str, str]] = set()  # (path, secret hash) found in the working tree
         failed: list[str] = []  # files named explicitly that could not be (fully) scanned
         stats = {"files_scanned": 0, "bytes_scanned": 0, "cache_hits": 0}

@@ -1,0 +1,65 @@
+"""Baseline files: read bounded and fail closed, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from secpipe.core.errors import ConfigError
+from secpipe.core.findings import Finding, Location, Severity
+from secpipe.policy.baseline import load_baseline, write_baseline
+
+
+def _finding(line: int) -> Finding:
+    return Finding.create(rule_id="r", title="r", severity=Severity.HIGH, scanner="scan-x",
+                          location=Location(path="a.py", line=line), message="m")
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "base.json"
+    found = [_finding(1), _finding(2), _finding(1)]
+    assert write_baseline(path, found, "run-1") == 2
+    assert load_baseline(path) == {f.fingerprint for f in found}
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"\xff\xfe", "not valid JSON"),
+        (b"[]", "expected an object with a 'fingerprints' list"),
+        (b'{"fingerprints": "abc"}', "expected an object"),
+    ],
+)
+def test_malformed_baseline_is_a_config_error(tmp_path: Path, content: bytes,
+                                              expected: str) -> None:
+    path = tmp_path / "base.json"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=expected):
+        load_baseline(path)
+
+
+def test_baseline_that_is_a_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a directory, not a regular file"):
+        load_baseline(tmp_path)
+
+
+def test_failed_write_keeps_the_old_baseline(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "base.json"
+    write_baseline(path, [_finding(1)], "run-1")
+    before = path.read_text()
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(ConfigError, match="cannot write: No space left on device"):
+        write_baseline(path, [_finding(2)], "run-2")
+    assert path.read_text() == before and json.loads(before)["run_id"] == "run-1"
+    assert [p.name for p in tmp_path.iterdir()] == ["base.json"]
