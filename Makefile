@@ -7,7 +7,7 @@ EXAMPLE = examples/request-classifier
 DEMO_EXTRAS = example,ml,models,provenance
 TEST_EXTRAS = dev,example
 
-.PHONY: demo test lint setup setup-test clean
+.PHONY: demo test lint check-wheel setup setup-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,15 @@ lint:
 	$(BIN)/mypy
 	$(BIN)/secpipe scan secrets src tests benchmarks docs scripts .ci README.md -q --no-cache
 
-## test: set up everything (venv, tools, servers are started by the tests), lint, run the tests
+## check-wheel: build the sdist and wheel, install the wheel (no extras) in a clean venv, run it
+check-wheel:
+	VENV=$(VENV) bash scripts/check-wheel.sh
+
+## test: set up everything (venv, tools, servers are started by the tests), lint, run the tests,
+## then check the built wheel in a clean venv
 test: setup-test lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
+	$(MAKE) check-wheel VENV=$(VENV)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(EXAMPLE)/.secpipe

@@ -11,7 +11,6 @@ made in the test's own folder, and the test stops if that node did not survive.
 
 from __future__ import annotations
 
-import binascii
 import io
 import json
 import os
@@ -34,6 +33,7 @@ from secpipe.cli.render import ConsoleSink
 from secpipe.core.events import StepLog
 from secpipe.stores.local import LocalStore
 from secpipe.stores.manifest import LocalFile, publish, run_prefix
+from tokens import github_token
 
 ALNUM = string.ascii_letters + string.digits
 B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
@@ -53,14 +53,7 @@ NAMES = (b"bad\xff.txt", b"esc\x1b[2J.txt", b"nl\nforged.txt", b"bidi\xe2\x80\xa
          b"md`<img src=x onerror=alert(1)>|*x*.txt", b"c1\xc2\x9b31m.txt")
 
 
-def _token(rng: random.Random) -> str:
-    """A GitHub token shape with a valid CRC32 check, made at run time (never a literal)."""
-    body = "".join(rng.choice(ALNUM) for _ in range(30))
-    value, check = binascii.crc32(body.encode()), ""
-    while value:
-        value, digit = divmod(value, 62)
-        check = B62[digit] + check
-    return "ghp_" + body + check.rjust(6, "0")
+_token = github_token
 
 
 def _leaky_tree(root: Path, files: int = 1, names: tuple[bytes, ...] = ()) -> Path:

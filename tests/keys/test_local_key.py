@@ -23,11 +23,14 @@ from secpipe.keys.signers import (
 
 def test_key_is_generated_on_first_use_with_owner_only_permissions(tmp_path: Path) -> None:
     key = open_signing_key(None, tmp_path, SecretResolver(tmp_path))
-    path = default_key_path(tmp_path)
+    path = default_key_path()
+    assert path == Path(os.environ["XDG_CONFIG_HOME"]) / "secpipe" / "keys" / "signing.pem"
     assert not path.exists()  # nothing happens until the key is used
     signature = key.sign(b"payload")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.parent.parent.stat().st_mode) == 0o700
+    assert not (tmp_path / ".secpipe").exists()  # nothing of the key inside the project
     public = serialization.load_pem_public_key(key.public_pem())
     assert isinstance(public, ec.EllipticCurvePublicKey)
     public.verify(signature, b"payload", ec.ECDSA(hashes.SHA256()))
@@ -87,3 +90,21 @@ def test_key_reference_itself_may_be_a_secret_reference(tmp_path: Path) -> None:
     resolver = SecretResolver(tmp_path, environ={"SIGNING_KEY": f"file:{tmp_path / 'ci.pem'}"})
     key = open_signing_key("${env:SIGNING_KEY}", tmp_path, resolver)
     assert key.sign(b"x") and (tmp_path / "ci.pem").is_file()
+
+
+def test_default_key_lives_in_the_users_config_folder(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert default_key_path({"HOME": str(home)}) == (
+        home / ".config" / "secpipe" / "keys" / "signing.pem")
+    # XDG: a relative XDG_CONFIG_HOME is ignored
+    assert default_key_path({"HOME": str(home), "XDG_CONFIG_HOME": "rel"}).is_relative_to(home)
+    xdg = tmp_path / "xdg"
+    assert default_key_path({"HOME": str(home), "XDG_CONFIG_HOME": str(xdg)}) == (
+        xdg / "secpipe" / "keys" / "signing.pem")
+
+
+def test_explicit_key_file_still_works_inside_the_project(tmp_path: Path) -> None:
+    key = open_signing_key("file:ci/signing.pem", tmp_path, SecretResolver(tmp_path))
+    assert key.sign(b"x") and (tmp_path / "ci" / "signing.pem").is_file()
+    assert stat.S_IMODE((tmp_path / "ci").stat().st_mode) == 0o700
+    assert not default_key_path().exists()

@@ -35,6 +35,7 @@ class FakeStep(StepKind):
     kind = "t-fake"
     summary = "test step"
     Settings = _Settings
+    produces_metrics = ("accuracy",)
 
     def run(self, ctx: StepContext, settings: Any) -> StepResult:
         if settings.barrier:

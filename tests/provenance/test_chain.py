@@ -128,18 +128,33 @@ def test_an_unmet_policy_fails_verification(project: Path) -> None:
     assert "policy: scan-code passed: no step scan-code ran" in step(dev, "load-model").message
 
 
-def test_nothing_to_load_when_no_run_is_named(project: Path) -> None:
+def test_load_with_no_run_named_is_skipped_not_configured(project: Path) -> None:
     (project / "secpipe.yaml").write_text(
         "pipelines:\n  p:\n    stages:\n      - {name: l, steps: [{uses: load}]}\n")
     outcome, record, _ = run_pipeline(project, "p")
-    assert outcome.exit_code == 0 and "nothing to load" in record.steps[0].message
+    assert outcome.exit_code == 0 and record.steps[0].status.value == "skipped"
+    assert record.steps[0].message.startswith("not configured: ")
 
 
-def test_load_before_any_publication_is_an_error_with_a_hint(project: Path) -> None:
+def test_load_latest_before_any_publication_is_skipped_nothing_found(project: Path) -> None:
     write_project(project)
+    outcome, dev, _ = run_pipeline(project, "dev")
+    load = step(dev, "load-model")
+    assert outcome.exit_code == 0 and load.status.value == "skipped"
+    assert load.message.startswith("nothing found: no published run of pipeline ml in ")
+
+
+def test_load_of_an_unknown_run_id_stays_an_error(project: Path) -> None:
+    write_project(project)
+    text = (project / "secpipe.yaml").read_text().replace("run: latest", "run: x20990101")
+    (project / "secpipe.yaml").write_text(text)
     outcome, dev, _ = run_pipeline(project, "dev")
     assert outcome.exit_code == 2
     assert "no published run of pipeline ml" in step(dev, "load-model").message
+    run_pipeline(project, "ml")
+    outcome, dev, _ = run_pipeline(project, "dev")
+    assert outcome.exit_code == 2
+    assert "no published run of ml matches 'x20990101'" in step(dev, "load-model").message
 
 
 def test_an_sbom_swapped_together_with_its_manifest_entry_fails_verification(

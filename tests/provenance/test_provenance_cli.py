@@ -10,6 +10,7 @@ import pytest
 from pipeline_helpers import run_pipeline, use_fakes, write_project
 
 from secpipe.cli.main import main
+from secpipe.keys.signers import default_key_path
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_verify_without_signature_or_with_other_key(project: Path, model: Path,
 def test_group_readable_key_exits_2_with_a_clear_error(project: Path, model: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sign", str(model), "-C", str(project)]) == 0
-    (project / ".secpipe" / "keys" / "signing.pem").chmod(0o644)
+    default_key_path().chmod(0o644)
     assert main(["sign", str(model), "-C", str(project)]) == 2
     assert "readable by group or others" in capsys.readouterr().err
 

@@ -12,6 +12,7 @@ import pytest
 from pipeline_helpers import run_pipeline, step, use_fakes, write_project
 
 from secpipe.keys.aws import AwsConfig, client
+from secpipe.keys.signers import default_key_path
 from secpipe.reports.json_report import render
 from secpipe.runstore import RunStore
 from servers import S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, VAULT_TOKEN, Server, s3_client
@@ -115,6 +116,7 @@ def test_vault_transit_signs_and_the_load_verifies_with_vaults_public_key(
     assert outcome.exit_code == 0, step(record, "sign-model").message
     assert "vault-transit:transit/chain" in step(record, "sign-model").message
     assert not (project / ".secpipe" / "keys").exists()  # no local key was made
+    assert not default_key_path().exists()
     outcome, dev, _ = run_pipeline(project, "dev")
     assert outcome.exit_code == 0, step(dev, "load-model").message
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
 
 from secpipe.cli.common import load_finished_run, open_project, print_json
 from secpipe.core import exitcodes
-from secpipe.core.errors import InputError
+from secpipe.core.errors import ConfigError, InputError
 from secpipe.pipeline.validation import format_validation_error
 from secpipe.policy.evaluate import evaluate
 from secpipe.policy.gate import resolve_baseline
 from secpipe.policy.model import PolicySpec
+from secpipe.policy.require import REQUIRE_STEP_ID, applicable, judge_requirements
 
 
 def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -54,6 +57,17 @@ def run(args: argparse.Namespace) -> int:
         errors.append(f"run {record.run_id} ended in error")
     decision = evaluate(policy, record.findings, metrics, errors, project.suppressions,
                         resolve_baseline(project.root, policy))
+    if policy.require:  # judged on the steps that ran, not on the runner's own record of it
+        steps = [s for s in record.steps if s.step_id != REQUIRE_STEP_ID]
+        kinds, ids = {s.kind for s in steps}, {s.step_id for s in steps}
+        with contextlib.suppress(ConfigError):  # a pipeline since removed: judge what ran
+            spec = project.pipeline(record.pipeline)
+            kinds |= {step.uses for stage in spec.stages for step in stage.steps}
+            ids |= {i for stage_ids in spec.step_ids() for i in stage_ids}
+        met = judge_requirements(applicable(policy.require, kinds, ids), steps)
+        decision = replace(decision, passed=decision.passed and met.passed,
+                           reasons=decision.reasons + met.reasons,
+                           notes=decision.notes + met.notes)
     if args.json:
         print_json({"run_id": record.run_id, **decision.to_dict()})
     else:

@@ -1,7 +1,9 @@
 """``secpipe`` entry point: ``main(argv) -> int``; errors are caught once, here.
 
-A :class:`SecpipeError` is its one-line diagnostic and its exit code; any other exception is an
-internal error: one line, exit 2 (never 1, which is a verdict), the traceback only with ``-v``.
+A :class:`SecpipeError` is its one-line diagnostic and its exit code; a ``ModuleNotFoundError``
+for an optional dependency names the extra that installs it (:class:`MissingExtra`, exit 2); any
+other exception is an internal error: one line, exit 2 (never 1, which is a verdict), the
+traceback only with ``-v``.
 
 Exit codes survive a reader that goes away (``secpipe scan secrets . | head -1``): while a
 command runs, standard output and error are :class:`PipeGuard` streams, so a closed pipe neither
@@ -21,7 +23,7 @@ from typing import Any, TextIO, cast
 
 from secpipe import __version__
 from secpipe.core import exitcodes
-from secpipe.core.errors import SecpipeError
+from secpipe.core.errors import MissingExtra, SecpipeError, extra_of
 
 #: command name -> (module in secpipe.cli with add_parser(subparsers, common) and run(args) -> int,
 #: one-line help). Only the module of the command being run is imported. A module whose parser
@@ -38,7 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sign": ("sign_cmd", "sign a model (file or folder) and attest a run"),
     "verify": ("verify_cmd", "verify a signed model, its attestation and a policy"),
     "store": ("store_cmd", "list, push and pull runs in an artifact store"),
-    "init": ("init_cmd", "write a commented secpipe.yaml"),
+    "init": ("init_cmd", "read the project and write a commented secpipe.yaml"),
     "steps": ("steps_cmd", "list step kinds and built-in pipelines"),
 }
 
@@ -155,9 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in argv or "--verbose" in argv  # until the arguments are parsed
+    at = next((i for i, a in enumerate(argv) if not a.startswith("-")), len(argv))
+    only = argv[at] if at < len(argv) and argv[at] in COMMANDS else None
     try:
-        at = next((i for i, a in enumerate(argv) if not a.startswith("-")), len(argv))
-        only = argv[at] if at < len(argv) and argv[at] in COMMANDS else None
         parser = build_parser(only, argv[at + 1:])
         args = parser.parse_args(argv)
         verbose = bool(getattr(args, "verbose", verbose))
@@ -174,6 +176,13 @@ def _main(argv: Sequence[str] | None) -> int:
         if isinstance(stop, exitcodes.Terminated):
             return exitcodes.TERMINATED
         return exitcodes.INTERRUPTED
+    except ModuleNotFoundError as exc:  # optional dependencies are imported where they are used
+        extra = extra_of(exc.name)
+        if extra is None:
+            return _internal_error(exc, verbose)
+        missing = MissingExtra(f"secpipe {only}" if only else "secpipe", extra)
+        print(f"secpipe: error: {_diagnostic(missing)}", file=sys.stderr)
+        return missing.exit_code
     except Exception as exc:  # a bug or a hostile input we did not foresee: never a verdict
         return _internal_error(exc, verbose)
 

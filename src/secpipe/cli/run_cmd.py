@@ -12,11 +12,15 @@ from types import FrameType
 from typing import Any
 
 from secpipe.cli.common import open_project, open_store
-from secpipe.cli.render import ConsoleSink, summary_table
+from secpipe.cli.render import ConsoleSink, line, summary_table
 from secpipe.core import exitcodes
+from secpipe.core.results import StepStatus
 from secpipe.keys.refs import SecretResolver
+from secpipe.pipeline.builtin import missing_stages
+from secpipe.pipeline.config import Project
 from secpipe.pipeline.runner import Runner
 from secpipe.reports.json_report import render
+from secpipe.runstore.records import RunRecord
 from secpipe.sinks import build_sinks
 from secpipe.sinks.bus import SinkBus
 
@@ -71,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write("\n")
             summary_table(record, sys.stdout)
+            _did_no_work(record, project, args.pipeline)
             sys.stdout.write(f"\nrun {record.run_id}: {record.status} (exit {outcome.exit_code}); "
                              f"reports: secpipe report {record.run_id} --format html\n")
         for error in outcome.errors:
@@ -80,3 +85,18 @@ def run(args: argparse.Namespace) -> int:
         return outcome.exit_code
     finally:
         store.close()
+
+
+def _did_no_work(record: RunRecord, project: Project, pipeline: str) -> None:
+    """Say plainly which steps did no work and which seed stages are not in the pipeline."""
+    idle = [s for s in record.steps if s.status is StepStatus.SKIPPED]
+    if idle:
+        sys.stdout.write("\ndid no work (not a pass; `policy.require` can make it fail):\n")
+        for step in idle:
+            line(sys.stdout, f"  {step.step_id}: {step.message or 'skipped'}")
+    if pipeline in project.config.pipelines:
+        return
+    absent = missing_stages(pipeline)
+    if absent:
+        sys.stdout.write(f"\nnot in {pipeline} here (step kind not installed): " + ", ".join(
+            f"{stage} ({', '.join(kinds)})" for stage, kinds in absent) + "\n")

@@ -90,7 +90,8 @@ def _add_scanner(inner: Any, common: argparse.ArgumentParser, name: str,
                      help="reach an oci:// registry over plain HTTP")
     own.add_argument("--fail-on", default="low", metavar="SEVERITY",
                      help="exit 1 when a finding is at this severity or worse (default: low)")
-    own.add_argument("--format", choices=sorted(FORMATS), help="write a report in this format")
+    own.add_argument("-f", "--format", choices=sorted(FORMATS),
+                     help="write a report in this format")
     own.add_argument("-o", "--output", metavar="FILE",
                      help="report file (default: standard output)")
     add_setting_options(own, kind.Settings, f"scanner {name!r}")
@@ -139,15 +140,22 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _local_paths(given: list[str]) -> tuple[Path, list[str]]:
-    """The common folder of the paths, and each path relative to it. A folder is resolved; a
-    file keeps its own name (a link named on the command line is reported, not followed)."""
+    """The folder the scan is rooted at, and each path relative to it. That folder is the
+    current one when every path is inside it, so results name files as they were typed
+    (``sub/model.pkl``, not ``model.pkl``); else it is the paths' common folder (results are
+    named relative to it). A folder is resolved; a file keeps its own name (a link named on the
+    command line is reported, not followed)."""
     paths: list[Path] = []
     for text in given:
         p = Path(text)
         if not p.exists() and not p.is_symlink():
             raise InputError(f"{p}: no such file or folder")
         paths.append(p.resolve() if p.is_dir() else p.absolute().parent.resolve() / p.name)
-    root = Path(os.path.commonpath([p if p.is_dir() else p.parent for p in paths]))
+    cwd = Path.cwd().resolve()
+    if all(p.is_relative_to(cwd) for p in paths):
+        root = cwd
+    else:
+        root = Path(os.path.commonpath([p if p.is_dir() else p.parent for p in paths]))
     return root, [os.path.relpath(p, root) for p in paths]
 
 

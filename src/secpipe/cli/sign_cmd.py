@@ -12,15 +12,16 @@ from typing import Any
 
 from secpipe.cli.common import load_run, open_project, print_json
 from secpipe.core import exitcodes
-from secpipe.core.errors import ConfigError
+from secpipe.core.errors import ConfigError, require_extra
 from secpipe.keys.refs import SecretResolver
-from secpipe.keys.signers import KeyOptions, is_keyless
+from secpipe.keys.signers import KeyOptions, is_keyless, legacy_key_warning
 from secpipe.provenance.attestation import build_statement, sign_statement
 from secpipe.provenance.check import subject_names
 from secpipe.provenance.modelsig import write_atomic
 from secpipe.provenance.signing import sign_with
 
-KEY_HELP = ("signing key: file:PATH (default .secpipe/keys/signing.pem, generated on first use), "
+KEY_HELP = ("signing key: file:PATH (default: your own key in ~/.config/secpipe/keys, generated "
+            "on first use, never inside the project), "
             "vault-transit:MOUNT/NAME, awskms:KEY-ID or sigstore (keyless, needs network) "
             "(default: $SECPIPE_SIGNING_KEY)")
 
@@ -65,6 +66,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_extra("secpipe sign", "provenance")
     project = open_project(args)
     model = Path(args.model)
     base = model.parent / model.name
@@ -74,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--key sigstore (keyless) does not attest a run; drop --run")
     options = replace(key_options(args), identity_token=args.identity_token,
                       use_staging=args.staging, sigstore_timeout=args.sigstore_timeout)
+    legacy = legacy_key_warning(project.root, project.config.state_dir)
+    if legacy and not args.key:
+        print(f"secpipe: warning: {legacy}", file=sys.stderr)
     made = sign_with(model, signature, args.key, project_root=project.root, secrets=resolver,
                      options=options, state_dir=project.config.state_dir,
                      attest=bool(args.run), what="--key")

@@ -8,6 +8,7 @@ from typing import Any
 
 from secpipe.cli.common import print_json
 from secpipe.core import exitcodes
+from secpipe.core.errors import MissingExtra
 from secpipe.core.registry import available_kinds, load_kind
 from secpipe.pipeline.builtin import builtin_pipeline, builtin_pipeline_names
 
@@ -18,19 +19,31 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
+def _summary(name: str) -> str:
+    """The kind's one-line summary; a kind whose extra is missing says which one."""
+    try:
+        return load_kind(name).summary
+    except MissingExtra as missing:
+        note = f"(needs: pip install 'secpipe[{missing.extra}]')"
+        try:
+            return f"{load_kind(name, check_extra=False).summary} {note}"
+        except MissingExtra:
+            return note
+
+
 def run(args: argparse.Namespace) -> int:
-    kinds = {name: load_kind(name) for name in available_kinds()}
+    kinds = {name: _summary(name) for name in available_kinds()}
     pipelines = {}
     for name in builtin_pipeline_names():
         spec = builtin_pipeline(name)
         assert spec is not None
         pipelines[name] = [[s.uses for s in st.steps] for st in spec.stages]
     if args.json:
-        print_json({"kinds": {k: v.summary for k, v in kinds.items()}, "pipelines": pipelines})
+        print_json({"kinds": kinds, "pipelines": pipelines})
         return exitcodes.PASSED
     sys.stdout.write("step kinds:\n")
-    for name, cls in kinds.items():
-        sys.stdout.write(f"  {name:<16} {cls.summary}\n")
+    for name, summary in kinds.items():
+        sys.stdout.write(f"  {name:<16} {summary}\n")
     for name in builtin_pipeline_names():
         spec = builtin_pipeline(name)
         assert spec is not None

@@ -13,7 +13,7 @@ from secpipe.cli.common import open_project, print_json
 from secpipe.cli.sign_cmd import add_key_options, key_options
 from secpipe.cli.store_cmd import add_store_options, store_from_args
 from secpipe.core import exitcodes
-from secpipe.core.errors import InputError
+from secpipe.core.errors import InputError, require_extra
 from secpipe.keys.refs import SecretResolver
 from secpipe.keys.signers import SigstoreIdentity, trusted_public_key
 from secpipe.provenance.check import VerifyReport, verify_all
@@ -48,6 +48,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_extra("secpipe verify", "provenance")
     project = open_project(args)
     requirements = parse_policy(args.policy) if args.policy else []
     resolver = SecretResolver(project.root)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from secpipe.core.errors import ConfigError
+from secpipe.core.errors import ConfigError, MissingExtra, extra_of, require_extra
 from secpipe.core.step import StepKind
 
 ENTRY_POINT_GROUP = "secpipe.steps"
@@ -37,6 +37,27 @@ BUILTIN_STEPS: dict[str, tuple[str, str]] = {
     "train": ("secpipe.ml.train_step", "TrainStep"),
     "verify": ("secpipe.provenance.verify_step", "VerifyStep"),
 }
+
+
+#: built-in kind -> the extra (``pyproject.toml``) it cannot run without; :func:`load_kind` checks
+#: it, so a pipeline using the kind fails its validation naming the extra, before any stage runs
+KIND_EXTRAS: dict[str, str] = {
+    "sign": "provenance",
+    "verify": "provenance",
+}
+
+
+def missing_extra(name: str) -> str | None:
+    """The extra a built-in kind needs and that is not installed (``provenance`` …), else None:
+    the built-in pipelines leave such a kind out and say why."""
+    extra = KIND_EXTRAS.get(name)
+    if extra is None:
+        return None
+    try:
+        require_extra(name, extra)
+    except MissingExtra:
+        return extra
+    return None
 
 
 def builtin_kinds() -> list[str]:
@@ -63,11 +84,20 @@ def scanner_kinds(*, plugins: bool = True) -> dict[str, str]:
             if k.startswith(SCANNER_PREFIX) and len(k) > len(SCANNER_PREFIX)}
 
 
-def load_kind(name: str) -> type[StepKind[Any]]:
-    """Return the class for a kind name; :class:`ConfigError` names the unknown kind."""
+def load_kind(name: str, *, check_extra: bool = True) -> type[StepKind[Any]]:
+    """Return the class for a kind name; :class:`ConfigError` names the unknown kind, and
+    :class:`MissingExtra` the extra a built-in kind needs (unless ``check_extra`` is false)."""
     if name in BUILTIN_STEPS:
+        if check_extra and name in KIND_EXTRAS:
+            require_extra(f"step kind {name!r}", KIND_EXTRAS[name])
         module_name, attr = BUILTIN_STEPS[name]
-        module = importlib.import_module(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            extra = extra_of(exc.name)
+            if extra is None:
+                raise
+            raise MissingExtra(f"step kind {name!r}", extra) from None
         cls = getattr(module, attr)
     else:
         ep = _third_party().get(name)

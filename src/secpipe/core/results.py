@@ -21,7 +21,10 @@ class StepStatus(StrEnum):
     ERROR = "error"
     """It could not complete: bad input, crash, timeout. Its stage fails closed."""
     SKIPPED = "skipped"
-    """It did not run because an earlier stage failed."""
+    """It did no work: it had nothing to work on (its message starts ``not configured:`` or
+    ``nothing found:``). Never a pass in disguise: the run summary lists it and
+    ``policy.require`` can make it fail the run. (A stage recorded SKIPPED did not run because
+    an earlier stage failed.)"""
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,9 @@ class StepKind(Generic[SettingsT]):
     """One line for ``secpipe steps``."""
     Settings: ClassVar[type[StepSettings]] = StepSettings
     """The ``with:`` model (the same class as the type parameter)."""
+    produces_metrics: ClassVar[tuple[str, ...]] = ()
+    """Names of the metrics its results can carry, as ``fnmatch`` patterns (``accuracy``,
+    ``f1_*``); a metric bound no step of a pipeline can produce is refused when it is planned."""
 
     def run(self, ctx: StepContext, settings: SettingsT) -> StepResult:  # pragma: no cover
         raise NotImplementedError

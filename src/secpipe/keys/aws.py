@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-
 from secpipe.core.errors import ConfigError
 from secpipe.keys.providers import pick_key, split_key
 
@@ -102,6 +100,8 @@ class KmsKey:
             if spec != "ECC_NIST_P256":
                 raise ConfigError(f"{self.label}: key spec is {spec!r}; secpipe signs with "
                                   "ECC_NIST_P256 keys")
+            from cryptography.hazmat.primitives import serialization
+
             public = serialization.load_der_public_key(answer["PublicKey"])
             self._public = public.public_bytes(serialization.Encoding.PEM,
                                                serialization.PublicFormat.SubjectPublicKeyInfo)

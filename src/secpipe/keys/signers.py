@@ -2,8 +2,13 @@
 
 References:
 
+- none: the user's key, ``$XDG_CONFIG_HOME/secpipe/keys/signing.pem`` (``~/.config/…`` when the
+  variable is unset), never a file inside the project (:func:`default_key_path`). A key an older
+  secpipe left in the project (``.secpipe/keys/signing.pem``) is neither used, moved nor deleted:
+  :func:`legacy_project_key` finds it so callers can warn, and a verifier names it in its hint.
 - ``file:PATH`` (or a bare path): a PEM EC P-256 private key. Generated on first use with mode 0600
-  (its public key beside it as ``PATH.pub``); a key readable by group or others is refused.
+  in a 0700 folder (its public key beside it as ``PATH.pub``); a key readable by group or others
+  is refused.
 - ``vault-transit:MOUNT/NAME``: a transit key of type ``ecdsa-p256``.
 - ``awskms:KEY-ID-OR-ALIAS``: an asymmetric ``ECC_NIST_P256`` KMS key.
 - ``sigstore``: keyless (Sigstore): an ephemeral key certified by Fulcio for an OIDC identity
@@ -16,17 +21,18 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
-
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING, Protocol
 
 from secpipe.core.errors import ConfigError
 from secpipe.core.interfaces import Secrets
 from secpipe.keys.aws import AwsConfig, KmsKey
 from secpipe.keys.vault import TransitKey, VaultConfig
+
+if TYPE_CHECKING:  # cryptography is the 'provenance' extra: imported where a key is used
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 MAX_KEY_BYTES = 64 << 10
 KEYLESS = "sigstore"
@@ -105,16 +111,27 @@ def _check_private_file(path: Path) -> None:
         raise ConfigError(f"signing key {path} is {info.st_size} bytes, too large for a key")
 
 
+def _private_folder(folder: Path) -> None:
+    """Create ``folder`` and the parents it needs with mode 0700 (exactly, whatever the umask)."""
+    if folder.is_dir():
+        return
+    _private_folder(folder.parent)
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:  # created meanwhile by another process
+        return
+    folder.chmod(0o700)
+
+
 def _write_private(path: Path, data: bytes) -> None:
-    if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=0o700)
+    _private_folder(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
 
 
 class LocalKeyFile:
-    """An EC private key in a PEM file (the embedded default: ``.secpipe/keys/signing.pem``)."""
+    """An EC private key in a PEM file (the default: :func:`default_key_path`)."""
 
     def __init__(self, path: Path, password: str | None = None, generate: bool = True) -> None:
         self.path = path
@@ -128,6 +145,9 @@ class LocalKeyFile:
         return self.path.with_name(self.path.name + ".pub")
 
     def _load(self) -> ec.EllipticCurvePrivateKey:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         if self._key is not None:
             return self._key
         if not self.path.exists():
@@ -148,6 +168,9 @@ class LocalKeyFile:
         return key
 
     def _create(self) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         key = ec.generate_private_key(ec.SECP256R1())
         algorithm: serialization.KeySerializationEncryption = (
             serialization.BestAvailableEncryption(self._password.encode())
@@ -164,16 +187,61 @@ class LocalKeyFile:
         return _public_pem(self._load().public_key())
 
     def sign(self, data: bytes) -> bytes:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         return self._load().sign(data, ec.ECDSA(hashes.SHA256()))
 
 
 def _public_pem(key: ec.EllipticCurvePublicKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(serialization.Encoding.PEM,
                             serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def default_key_path(project_root: Path, state_dir: str | Path = ".secpipe") -> Path:
+def config_home(environ: Mapping[str, str] | None = None) -> Path:
+    """The user's configuration folder: ``$XDG_CONFIG_HOME`` when it holds an absolute path (the
+    XDG rule: a relative one is ignored), else ``~/.config``."""
+    env = os.environ if environ is None else environ
+    xdg = env.get("XDG_CONFIG_HOME", "")
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg)
+    home = env.get("HOME") or os.path.expanduser("~")
+    if not home or home == "~" or not os.path.isabs(home):
+        raise ConfigError("no folder for the default signing key: neither XDG_CONFIG_HOME nor "
+                          "HOME is set", hint="name a key with key: file:PATH")
+    return Path(home) / ".config"
+
+
+def default_key_path(environ: Mapping[str, str] | None = None) -> Path:
+    """The user's signing key, outside every project: ``<config home>/secpipe/keys/signing.pem``
+    (folder 0700, file 0600, generated on first use)."""
+    return config_home(environ) / "secpipe" / "keys" / "signing.pem"
+
+
+def legacy_key_path(project_root: Path, state_dir: str | Path = ".secpipe") -> Path:
+    """Where older versions of secpipe kept the default key: inside the project's state folder."""
     return project_root / state_dir / "keys" / "signing.pem"
+
+
+def legacy_project_key(project_root: Path, state_dir: str | Path = ".secpipe") -> Path | None:
+    """The private key an older secpipe generated inside the project, if one is still there.
+
+    secpipe no longer signs with it (a key in the project tree ends up in git), and never moves
+    or deletes it: the user decides (docs/provenance.md, "A key left in the project")."""
+    path = legacy_key_path(project_root, state_dir)
+    return path if path.is_file() and not path.is_symlink() else None
+
+
+def legacy_key_warning(project_root: Path, state_dir: str | Path = ".secpipe") -> str | None:
+    """A one-line warning about :func:`legacy_project_key`, or None when there is none."""
+    path = legacy_project_key(project_root, state_dir)
+    if path is None:
+        return None
+    return (f"a private signing key from an older secpipe is inside the project ({path}); "
+            f"secpipe now signs with {default_key_path()} — move that file out of the project "
+            f"and verify the runs it signed with its public key (public_key: {path}.pub)")
 
 
 def _vault_config(options: KeyOptions, resolver: Secrets) -> VaultConfig:
@@ -194,11 +262,12 @@ def _aws_config(options: KeyOptions, resolver: Secrets) -> AwsConfig:
 def open_signing_key(ref: str | None, project_root: Path, resolver: Secrets,
                      options: KeyOptions | None = None, state_dir: str | Path = ".secpipe",
                      generate: bool = True) -> SigningKey:
-    """Open the key a reference names (None: the project's default local key file)."""
+    """Open the key a reference names (None: the user's default key file,
+    :func:`default_key_path`; ``state_dir`` only locates a key an older secpipe left there)."""
     options = options or KeyOptions()
     if ref is None or not ref.strip():
         password = resolver.resolve_optional(options.key_password, "key_password")
-        return LocalKeyFile(default_key_path(project_root, state_dir), password, generate)
+        return LocalKeyFile(default_key_path(), password, generate)
     ref = resolver.resolve(ref.strip(), "key")
     if is_keyless(ref):
         raise ConfigError("key sigstore is keyless: it has no key to open (sign with the "
@@ -238,18 +307,27 @@ def trusted_public_key(ref: str | None, public_key: str | None, project_root: Pa
         return _read_public(path)
     key = open_signing_key(ref, project_root, resolver, options, state_dir, generate=False)
     if isinstance(key, LocalKeyFile):
-        return _read_public(key.public_path)
+        hint = None
+        legacy = legacy_project_key(project_root, state_dir) if not (ref and ref.strip()) else None
+        if legacy is not None:  # runs signed by an older secpipe: their key is still there
+            hint = ("runs signed before the default key moved out of the project verify with "
+                    f"public_key {legacy}.pub (--public-key)")
+        return _read_public(key.public_path, hint)
     return key.public_pem()
 
 
-def _read_public(path: Path) -> bytes:
+def _read_public(path: Path, hint: str | None = None) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         if path.stat().st_size > MAX_KEY_BYTES:
             raise ConfigError(f"public key {path} is too large")
         data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"public key {path} does not exist",
-                          hint="sign first, or name the trusted key with public_key") from None
+                          hint=hint or "sign first, or name the trusted key with public_key",
+                          ) from None
     try:
         key = serialization.load_pem_public_key(data)
     except ValueError:

@@ -27,6 +27,7 @@ from secpipe.ml import history, perturb
 from secpipe.ml.card import render_card
 from secpipe.ml.data import Table, load_table, resolve_inside
 from secpipe.ml.formats import CODE_FORMATS, SAFE_FORMATS, detect_format
+from secpipe.ml.names import EVALUATE_METRICS
 from secpipe.ml.proc import run_child, subprocess_timeout
 from secpipe.ml.record import RECORD_NAME, data_entry, read_record, write_json
 from secpipe.ml.settings import TABULAR_FAMILIES, TEXT_FAMILIES, EvaluateSettings
@@ -51,12 +52,14 @@ class EvaluateStep(StepKind[EvaluateSettings]):
     kind = "evaluate"
     summary = "evaluate the model on held-out data: metrics, plots, robustness, model card"
     Settings = EvaluateSettings
+    produces_metrics = EVALUATE_METRICS
 
     def run(self, ctx: StepContext, settings: EvaluateSettings) -> StepResult:
-        if settings.data is None:
+        if settings.data is None and _split_of(ctx, settings) is None:
             return StepResult(status=StepStatus.SKIPPED, tool=f"secpipe {__version__}",
-                              message="no held-out data configured (set 'data' under "
-                              "defaults.evaluate in secpipe.yaml)")
+                              message="not configured: no held-out data (set 'data' under "
+                              "defaults.evaluate, or 'holdout' under defaults.train, in "
+                              "secpipe.yaml)")
         ctx.workdir.mkdir(parents=True, exist_ok=True)
         got = _Gathered()
         try:
@@ -165,12 +168,15 @@ class EvaluateStep(StepKind[EvaluateSettings]):
         target = settings.target or trained.get("target") or "label"
         features = settings.features or trained.get("features")
         kind = settings.input if settings.input != "auto" else trained.get("kind", "auto")
-        assert settings.data is not None
-        holdout_path = resolve_inside(ctx.project_root, settings.data, "data file")
-        table = load_table(holdout_path, settings.data, target, features, kind,
-                           settings.max_data_bytes)
-        holdout = {**data_entry(holdout_path, settings.data), "rows": table.rows}
-        got.artifacts.append(Artifact.from_file(f"data:{settings.data}", holdout_path, "text/csv"))
+        if settings.data is not None:
+            display = settings.data
+            holdout_path = resolve_inside(ctx.project_root, settings.data, "data file")
+            got.artifacts.append(Artifact.from_file(f"data:{display}", holdout_path, "text/csv"))
+        else:  # the train step's held-out split (already an artifact of that step)
+            display, holdout_path = _checked_split(ctx, settings)
+        table = load_table(holdout_path, display, target, features, kind,
+                           settings.max_data_bytes, settings.exclude)
+        holdout = {**data_entry(holdout_path, display), "rows": table.rows}
         sets = {"holdout": table.x, **self._perturbed(table, settings)}
         predictions = self._predict(ctx, settings, path, fmt, sets)
         classes = [str(c) for c in predictions.get("classes", [])]
@@ -255,6 +261,35 @@ class EvaluateStep(StepKind[EvaluateSettings]):
             family, worst = max(robustness.items(), key=lambda kv: kv[1]["drop"])
             parts.append(f"worst perturbation {family} (accuracy drop {worst['drop']:+.4f})")
         return ", ".join(parts) + "".join(f"; {n}" for n in got.notes)
+
+
+def _split_of(ctx: StepContext, settings: EvaluateSettings) -> dict[str, Any] | None:
+    """The held-out split the train step of this run recorded (``holdout``), or None."""
+    if settings.model is not None:
+        return None
+    for step in ctx.earlier:
+        if step.step_id == settings.train_step:
+            for artifact in step.artifacts:
+                if artifact.name == "training-record":
+                    try:
+                        split = read_record(Path(artifact.path)).get("holdout")
+                    except SecpipeError:
+                        return None
+                    return split if isinstance(split, dict) else None
+    return None
+
+
+def _checked_split(ctx: StepContext, settings: EvaluateSettings) -> tuple[str, Path]:
+    """(name, path) of the train step's held-out split, its digest checked against the record."""
+    split = _split_of(ctx, settings)
+    assert split is not None
+    path = Path(str(split.get("file")))
+    display = str(split.get("path"))
+    if not path.is_file():
+        raise InputError(f"held-out split {display} recorded by the train step is gone")
+    if data_entry(path, display)["sha256"] != split.get("sha256"):
+        raise InputError(f"held-out split {display} changed since training")
+    return display, path
 
 
 def _record_of(ctx: StepContext, step_id: str) -> Path:

@@ -41,7 +41,9 @@ class DataSettings(StepSettings):
     target: str | None = None
     """Label column (train default: ``label``; evaluate default: what training used)."""
     features: list[str] | None = None
-    """Feature columns (default: every other column)."""
+    """Feature columns (default: every column but the label and ``exclude``)."""
+    exclude: list[str] = Field(default_factory=list)
+    """Columns that are not features (an id, a timestamp) when ``features`` is not set."""
     input: InputKind = "auto"
     """``text`` (one column of strings), ``tabular`` (numeric columns) or ``auto``."""
     max_data_bytes: int = Field(default=512 << 20, gt=0)
@@ -65,12 +67,20 @@ class TrainSettings(DataSettings):
     """Seed for splits, shuffling and the estimator (passed to the builder as ``seed``)."""
     early_stopping: EarlyStopping | None = None
     """Early stopping on a validation metric (estimators with ``partial_fit`` only)."""
+    holdout: float | None = Field(default=None, gt=0.0, lt=1.0)
+    """Keep this share of ``data`` out of training (seeded, stratified by label) as the held-out
+    table ``evaluate`` scores when it names no ``data`` of its own."""
+    python: str | None = None
+    """The interpreter that runs the training: a file, or a virtual environment's folder (its
+    ``bin/python``), relative to the project or absolute; ``{python}`` in ``command`` is replaced
+    by it (default: the Python secpipe runs with)."""
     format: Literal["skops", "onnx", "pickle"] = "skops"
     """How the model is saved: skops and onnx (skl2onnx, estimator mode) cannot carry code;
     pickle can (the model scan applies)."""
     command: list[str] | None = None
     """Command mode: argv run in the project (``{outdir}``, ``{seed}`` are replaced); it writes
-    ``{outdir}/model.*`` and ``{outdir}/metrics.json``."""
+    ``{outdir}/model.*`` and ``{outdir}/metrics.json``; ``{data}`` is the training table (with
+    ``holdout``, its training part) and ``{holdout}`` the held-out part."""
     timeout: float | None = Field(default=None, gt=0)
     """Seconds the training subprocess may take (default: the step's timeout, less a margin)."""
 
@@ -94,6 +104,10 @@ class TrainSettings(DataSettings):
             raise ValueError("set only one of 'estimator' (with 'data') or 'command'")
         if self.estimator is not None and self.data is None:
             raise ValueError("'estimator' needs 'data' (the training table)")
+        if self.holdout is not None and self.data is None:
+            raise ValueError("'holdout' needs 'data' (the table to split)")
+        if self.features and self.exclude:
+            raise ValueError("set 'features' or 'exclude', not both")
         return self
 
     def configured(self) -> bool:
@@ -139,8 +153,8 @@ class EvaluateSettings(DataSettings):
     """``evaluate``: score the trained model on a held-out table."""
 
     data: str | None = None
-    """Held-out table (CSV with a header), relative to the project; without it the step is
-    skipped."""
+    """Held-out table (CSV with a header), relative to the project (default: the held-out split
+    of the train step's ``holdout``; without either the step is skipped)."""
     model: str | None = None
     """Model file relative to the project (default: the model of the ``train_step`` of this run,
     checked against its recorded digest)."""

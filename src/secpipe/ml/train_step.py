@@ -24,8 +24,10 @@ from secpipe.core.errors import InputError, SecpipeError, StepError
 from secpipe.core.findings import Finding, Location, Severity
 from secpipe.core.results import StepResult, StepStatus
 from secpipe.core.step import StepContext, StepKind
-from secpipe.ml.data import load_table, resolve_inside
+from secpipe.ml.data import load_table, resolve_inside, split_file
 from secpipe.ml.formats import CODE_FORMATS, SAFE_FORMATS, detect_format
+from secpipe.ml.interpreter import WORKER_NEEDS, resolve_python, worker_argv
+from secpipe.ml.names import TRAIN_METRICS, is_heldout
 from secpipe.ml.proc import ProcOutcome, child_env, run_child, subprocess_timeout
 from secpipe.ml.record import RECORD_NAME, data_entry, flatten, write_json
 from secpipe.ml.schema import read_metrics_file
@@ -62,11 +64,12 @@ class TrainStep(StepKind[TrainSettings]):
     kind = "train"
     summary = "train the model in a subprocess: k-fold CV, early stopping, safe-format model"
     Settings = TrainSettings
+    produces_metrics = TRAIN_METRICS
 
     def run(self, ctx: StepContext, settings: TrainSettings) -> StepResult:
         if not settings.configured():
             return StepResult(status=StepStatus.SKIPPED, tool=f"secpipe {__version__}",
-                              message="no training configured (set 'estimator' and 'data', or "
+                              message="not configured: no training (set 'estimator' and 'data', or "
                               "'command', under defaults.train in secpipe.yaml)")
         ctx.workdir.mkdir(parents=True, exist_ok=True)
         state = _Progress(record={
@@ -101,6 +104,9 @@ class TrainStep(StepKind[TrainSettings]):
         for old in out.iterdir():  # a re-run of the same step id starts clean
             if old.is_file():
                 old.unlink()
+        python = resolve_python(root, settings.python)
+        state.record["python"] = python or sys.executable
+        train_data: Path | None = None
         if settings.data is not None:
             data_path = resolve_inside(root, settings.data, "data file")
             if not data_path.is_file():
@@ -109,21 +115,29 @@ class TrainStep(StepKind[TrainSettings]):
             media = "text/csv" if data_path.suffix.lower() == ".csv" else \
                 "application/octet-stream"
             state.artifacts.append(Artifact.from_file(f"data:{settings.data}", data_path, media))
+            train_data = self._split(ctx, settings, data_path, state) if settings.holdout \
+                else data_path
         timeout = subprocess_timeout(ctx, settings.timeout)
         log_path = ctx.workdir / "train.log"
         if settings.estimator is not None:
-            argv, env = self._estimator_argv(ctx, settings, state, out)
+            assert train_data is not None
+            argv, env = self._estimator_argv(ctx, settings, state, out, train_data, python)
             what = f"training {settings.estimator}"
         else:
-            argv, env = self._command_argv(settings, out), self._command_env(settings, out)
-            what = f"training command {settings.command[0] if settings.command else ''!r}"
+            argv = self._command_argv(settings, out, train_data, state, python)
+            env = self._command_env(settings, out)
+            what = f"training command {argv[0]!r}"
         state.record["command"] = argv
         ctx.progress(0, None, what)
         outcome = run_child(ctx, argv, cwd=root, timeout=timeout, log_path=log_path, env=env)
         state.artifacts.append(Artifact.from_file("training-log", log_path, "text/plain"))
         state.record["train_seconds"] = outcome.seconds
         if outcome.returncode != 0:
-            raise StepError(_describe_failure(outcome, timeout, what))
+            failure = _describe_failure(outcome, timeout, what)
+            if python and settings.estimator and "ModuleNotFoundError" in outcome.error:
+                failure += f" (estimator mode under python: {settings.python} needs " \
+                           f"{WORKER_NEEDS} installed there)"
+            raise StepError(failure)
         metrics_file = read_metrics_file(out / "metrics.json")
         state.artifacts.append(Artifact.from_file("training-metrics", out / "metrics.json",
                                                   "application/json"))
@@ -131,6 +145,9 @@ class TrainStep(StepKind[TrainSettings]):
         state.record["libraries"] = metrics_file.libraries
         flat, capped = flatten(metrics_file)
         state.metrics.update(flat)
+        for name, value in metrics_file.final.items():  # the project's own held-out scores,
+            if is_heldout(name):                         # named as evaluate names them
+                state.metrics.setdefault(name, value)
         if settings.estimator is not None and (out / "worker-info.json").is_file():
             state.record["estimator"] = _bounded_json(out / "worker-info.json")
         model_path = self._model_file(out, metrics_file.model)
@@ -160,8 +177,29 @@ class TrainStep(StepKind[TrainSettings]):
         summary = self._summary(flat, metrics_file.folds, fmt)
         return "; ".join([summary, *notes])
 
+    def _split(self, ctx: StepContext, settings: TrainSettings, data_path: Path,
+               state: _Progress) -> Path:
+        """Hold ``settings.holdout`` of the table out (seeded, stratified); the training part."""
+        assert settings.data is not None and settings.holdout is not None
+        folder = ctx.workdir / "split"
+        folder.mkdir(parents=True, exist_ok=True)
+        train_part, holdout_part = folder / "train.csv", folder / "holdout.csv"
+        target = settings.target or "label"
+        rows, held = split_file(data_path, settings.data, target, settings.holdout, settings.seed,
+                                settings.max_data_bytes, train_part, holdout_part)
+        display = f"{settings.data}#holdout"
+        state.record["holdout"] = {
+            **data_entry(holdout_part, display), "file": str(holdout_part), "rows": held,
+            "fraction": settings.holdout, "seed": settings.seed, "stratified_by": target}
+        state.metrics["holdout_rows"] = float(held)
+        state.artifacts.append(Artifact.from_file(f"data:{display}", holdout_part, "text/csv"))
+        ctx.log(f"held out {held} of {rows + held} rows of {settings.data} "
+                f"({settings.holdout:g}, seed {settings.seed}, stratified by {target!r})")
+        return train_part
+
     def _estimator_argv(self, ctx: StepContext, settings: TrainSettings, state: _Progress,
-                        out: Path) -> tuple[list[str], dict[str, str]]:
+                        out: Path, data_path: Path, python: str | None
+                        ) -> tuple[list[str], dict[str, str]]:
         file, func = settings.estimator_parts()
         if settings.format == "onnx":
             missing = [m for m in ("skl2onnx", "onnxruntime")
@@ -174,10 +212,10 @@ class TrainStep(StepKind[TrainSettings]):
             raise InputError(f"estimator file {file} does not exist")
         state.record["estimator_source"] = data_entry(source, file)
         assert settings.data is not None
-        data_path = resolve_inside(ctx.project_root, settings.data, "data file")
         target = settings.target or "label"
-        table = load_table(data_path, settings.data, target, settings.features, settings.input,
-                           settings.max_data_bytes)
+        display = f"{settings.data}#train" if settings.holdout else settings.data
+        table = load_table(data_path, display, target, settings.features, settings.input,
+                           settings.max_data_bytes, settings.exclude)
         counts = Counter(table.y)
         state.record["data"][0].update(rows=table.rows, kind=table.kind, target=target,
                                        features=list(table.features), classes=dict(counts))
@@ -190,7 +228,7 @@ class TrainStep(StepKind[TrainSettings]):
                              f"than folds={settings.folds}")
         spec = {
             "project": str(ctx.project_root), "estimator_file": file, "function": func,
-            "data": str(data_path), "data_display": settings.data, "target": target,
+            "data": str(data_path), "data_display": display, "target": target,
             "features": list(table.features), "input": table.kind,
             "max_data_bytes": settings.max_data_bytes, "folds": settings.folds,
             "shuffle": settings.shuffle, "seed": settings.seed,
@@ -201,11 +239,15 @@ class TrainStep(StepKind[TrainSettings]):
         spec_path = ctx.workdir / "train-spec.json"
         write_json(spec_path, spec)
         env = child_env({"PYTHONHASHSEED": str(settings.seed)})
-        return [sys.executable, "-I", "-m", "secpipe.ml.worker", "train", str(spec_path)], env
+        return worker_argv(python, ctx.workdir, "train", str(spec_path)), env
 
-    def _command_argv(self, settings: TrainSettings, out: Path) -> list[str]:
-        values = {"outdir": str(out), "seed": str(settings.seed), "python": sys.executable,
-                  "data": settings.data or ""}
+    def _command_argv(self, settings: TrainSettings, out: Path, data: Path | None,
+                      state: _Progress, python: str | None) -> list[str]:
+        holdout = state.record.get("holdout", {}).get("file", "")
+        values = {"outdir": str(out), "seed": str(settings.seed),
+                  "python": python or sys.executable,
+                  "data": (str(data) if settings.holdout else settings.data) or "",
+                  "holdout": holdout}
         argv = []
         for arg in settings.command or []:
             for key, value in values.items():

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from secpipe.core.registry import available_kinds
+from secpipe.core.registry import available_kinds, missing_extra
 from secpipe.pipeline.model import PipelineSpec
 
 # (stage name, [(kind, id, with), ...]); a stage named "*-gate" is a quality gate.
@@ -53,9 +53,10 @@ _DEVSECOPS: list[_Stage] = [
     # 2 load app code and the signed model, verifying it
     ("load-artifacts", [("load", "load-model",
                          {"run": "latest", "pipeline": "mlsecops", "verify": True})]),
-    # 3 security scan: code + infrastructure as code
+    # 3 security scan: code + infrastructure as code, and the model files the app ships
     ("security-scan", [
         ("scan-secrets", "secrets", {}),
+        ("scan-models", "models", {}),
         ("scan-code", "code", {}),
         ("scan-deps", "dependencies", {}),
         ("scan-iac", "iac", {}),
@@ -75,7 +76,7 @@ _DEVSECOPS: list[_Stage] = [
     ("deploy", [("deploy", "deploy", {}), ("scan-ports", "ports", {}),
                 ("scan-host", "host", {})]),
     # 11 quality gate
-    ("deploy-gate", [("gate", "deploy-gate", {})]),
+    ("deploy-gate", [("gate", "deploy-gate", {"metrics": []})]),
     # 12 runtime protection
     ("runtime", [("guard", "guard", {})]),
 ]
@@ -101,12 +102,35 @@ def builtin_layout(name: str) -> list[_Stage] | None:
     return _LAYOUTS.get(name)
 
 
+def runnable_kinds() -> set[str]:
+    """Installed step kinds whose optional extras are installed too."""
+    return {kind for kind in available_kinds() if missing_extra(kind) is None}
+
+
+def _why_absent(kind: str) -> str:
+    extra = missing_extra(kind) if kind in available_kinds() else None
+    return f"{kind}: pip install 'secpipe[{extra}]'" if extra else kind
+
+
+def missing_stages(name: str) -> list[tuple[str, list[str]]]:
+    """(stage, step kinds) of the built-in pipeline ``name`` that do not run here because their
+    step kinds are not installed yet (shown in the run summary and ``secpipe steps``)."""
+    kinds = runnable_kinds()
+    out = []
+    for stage_name, steps in _LAYOUTS.get(name, []):
+        absent = [_why_absent(kind) for kind, step_id, _ in steps
+                  if kind not in kinds or _REQUIRES.get(step_id, kind) not in kinds]
+        if absent:
+            out.append((stage_name, absent))
+    return out
+
+
 def builtin_pipeline(name: str) -> PipelineSpec | None:
     """The runnable built-in pipeline: the layout restricted to available step kinds."""
     layout = _LAYOUTS.get(name)
     if layout is None:
         return None
-    kinds = set(available_kinds())
+    kinds = runnable_kinds()
     stages: list[dict[str, Any]] = []
     dropped_previous = True
     for stage_name, steps in layout:
@@ -121,4 +145,7 @@ def builtin_pipeline(name: str) -> PipelineSpec | None:
             continue
         stages.append({"name": stage_name, "steps": kept})
         dropped_previous = False
-    return PipelineSpec.model_validate({"description": _DESCRIPTIONS[name], "stages": stages})
+    description = _DESCRIPTIONS[name]
+    if any(stage_name not in {s["name"] for s in stages} for stage_name, _ in layout):
+        description += " (here: " + ", ".join(s["name"] for s in stages) + ")"
+    return PipelineSpec.model_validate({"description": description, "stages": stages})

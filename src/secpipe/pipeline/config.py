@@ -68,6 +68,21 @@ class Project:
             raise ConfigError(f"unknown pipeline {name!r}", hint="known: " + ", ".join(known))
         return spec
 
+    def step_names(self) -> set[str]:
+        """Every step kind secpipe has (installed or in a built-in layout) and every step id of
+        the project's and the built-in pipelines: what ``policy.require`` may name."""
+        from secpipe.core.registry import available_kinds
+        from secpipe.pipeline.builtin import builtin_layout
+
+        names = set(available_kinds())
+        for name in builtin_pipeline_names():
+            for _, steps in builtin_layout(name) or []:
+                names.update(part for kind, step_id, _ in steps for part in (kind, step_id))
+        for spec in self.config.pipelines.values():
+            for ids in spec.step_ids():
+                names.update(ids)
+        return names
+
     def pipeline_names(self) -> list[str]:
         return sorted(set(self.config.pipelines) | set(builtin_pipeline_names()))
 

@@ -39,7 +39,14 @@ from secpipe.core.step import StepContext, StepKind, StepSettings
 from secpipe.keys.refs import SecretResolver
 from secpipe.pipeline.config import Project
 from secpipe.pipeline.execute import run_guarded
+from secpipe.pipeline.metric_plan import place_metric_bounds
 from secpipe.pipeline.model import PipelineSpec
+from secpipe.policy.require import (
+    REQUIRE_STEP_ID,
+    applicable,
+    check_required_names,
+    judge_requirements,
+)
 from secpipe.runstore import RunStore
 
 INTERRUPT_GRACE = 10.0
@@ -95,7 +102,7 @@ def plan(project: Project, name: str, spec: PipelineSpec) -> list[list[PlannedSt
                 PlannedStep(stage.name, step_id, step.uses, kind, settings, step.timeout)
             )
         stages.append(planned)
-    return stages
+    return place_metric_bounds(project.config.policy, name, stages)
 
 
 class _Slot:
@@ -136,6 +143,11 @@ class Runner:
         spec = spec or self.project.pipeline(name)
         self._pipeline_name = name
         stages = plan(self.project, name, spec)
+        require = self.project.config.policy.require or []
+        if require:
+            check_required_names(require, self.project.step_names())
+            require = applicable(require, {p.kind_name for st in stages for p in st},
+                                 {p.step_id for st in stages for p in st})
         run_id = self.store.start_run(name, str(self.project.root))
         self.bus.emit(RunStarted(
             run_id, pipeline=name, project=str(self.project.root),
@@ -166,6 +178,9 @@ class Runner:
                 missing = sorted(ran - self._recorded)
                 if missing:  # passed means every step ended and was recorded
                     exit_code, status = exitcodes.ERROR, "error"
+            if exit_code == exitcodes.PASSED and require and \
+                    not self._requirements(run_id, len(stages), require, earlier):
+                exit_code, status = exitcodes.GATE_FAILED, "failed"
             completed = True
         except KeyboardInterrupt as stop:
             exit_code = exitcodes.TERMINATED if isinstance(stop, exitcodes.Terminated) \
@@ -193,6 +208,24 @@ class Runner:
         errors = tuple(f"{f.step_id}: {f.message}" for f in earlier
                        if f.status is StepStatus.ERROR)
         return RunOutcome(run_id, status, exit_code, errors)
+
+    def _requirements(self, run_id: str, index: int, require: list[str],
+                      earlier: list[FinishedStep]) -> bool:
+        """Judge ``policy.require`` after the last stage, recorded as a last stage of its own."""
+        decision = judge_requirements(require, earlier)
+        planned = PlannedStep("requirements", REQUIRE_STEP_ID, "gate", StepKind, StepSettings(),
+                              0.0)
+        message = "passed" if decision.passed else "failed: " + "; ".join(decision.reasons)
+        result = StepResult(status=StepStatus.PASSED if decision.passed else StepStatus.FAILED,
+                            gate=decision, message=message)
+        self.bus.emit(StageStarted(run_id, stage="requirements", index=index))
+        failure = self._finished(run_id, planned, result, time.time(), 0.0)
+        status = StepStatus.ERROR if failure else result.status
+        self.store.record_stage(run_id, index, "requirements", status)
+        self.bus.emit(StageFinished(run_id, stage="requirements", status=status.value))
+        if failure:
+            raise StoreError(failure)
+        return decision.passed
 
     # -- one stage -------------------------------------------------------------------------
     def _run_stage(self, run_id: str, stage: list[PlannedStep],

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import AliasChoices, AliasPath, BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from secpipe.core.errors import ConfigError
+from secpipe.core.errors import ConfigError, MissingExtra
 from secpipe.core.registry import load_kind
 from secpipe.core.step import StepKind, StepSettings
 
@@ -90,7 +90,9 @@ def validate_defaults(defaults: Mapping[str, Mapping[str, Any]], source: str,
     for kind_name, values in defaults.items():
         prefix: Loc = ("defaults", kind_name)
         try:
-            kind = load_kind(kind_name)
+            kind = load_kind(kind_name, check_extra=False)
+        except MissingExtra:
+            continue  # settings for a kind this install cannot run: checked where it can
         except ConfigError as exc:
             raise ConfigError(f"{_where(source, prefix, line_of)}: {format_loc(prefix)}: "
                               f"{exc.message}", hint=exc.hint) from None

@@ -24,6 +24,10 @@ class PolicySpec(StepSettings):
     """Baseline file (relative to the project); findings whose fingerprint is in it are not new."""
     scanners: list[str] | None = None
     """Only judge findings of these step kinds (default: all)."""
+    require: list[str] | None = None
+    """Steps (kinds or step ids) that must do real work: one that did not run or was skipped
+    (``not configured``, ``nothing found``) fails the run after its last stage. Judged once per
+    run, not by each gate (``secpipe init`` sets it for what it wired)."""
     unsafe_ignore_step_errors: bool | None = None
     """Let the gate pass although an earlier step could not complete. Unsafe: a scanner that
     crashed is not a scanner that found nothing."""

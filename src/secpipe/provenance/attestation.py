@@ -14,10 +14,6 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-
 from secpipe import __version__
 from secpipe.core.results import StepView
 from secpipe.keys.signers import SigningKey, key_id
@@ -118,6 +114,10 @@ def sign_statement(statement: Mapping[str, Any], key: SigningKey) -> bytes:
 
 def verify_envelope(raw: bytes, public_pem: bytes) -> dict[str, Any]:
     """The statement inside a DSSE envelope whose signature verifies with ``public_pem``."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     if len(raw) > MAX_ENVELOPE_BYTES:
         raise VerificationFailed("attestation is too large")
     try:

@@ -14,7 +14,8 @@ class KeySettings(StepSettings):
     """Which key signs or verifies. Strings may hold secret references (``${env:…}``)."""
 
     key: str | None = None
-    """``file:PATH`` (default ``.secpipe/keys/signing.pem``, generated on first use),
+    """``file:PATH`` (default ``$XDG_CONFIG_HOME/secpipe/keys/signing.pem``, the user's own key,
+    generated on first use and never inside the project),
     ``vault-transit:MOUNT/NAME``, ``awskms:KEY-ID-OR-ALIAS`` or ``sigstore`` (keyless)."""
     public_key: str | None = None
     """Verification only: a trusted PEM public key file (default: the public half of ``key``)."""

@@ -1,21 +1,32 @@
-"""The ``sign`` step: sign the run's model and attest what the run checked, with one key."""
+"""The ``sign`` step: sign the run's model and attest what the run checked, with one key.
+
+The model is ``with.model`` (a path or a glob relative to the project: the file the project's app
+loads, say) or else the ``model`` artifact of an earlier step (``train``). A glob must match one
+file or folder: several matches are refused (name the file, or the folder holding them), so the
+subject of the signature is never a guess. :func:`match_project` is the one safe matcher of
+project paths (``store``'s ``paths`` use it too): no ``..``, nothing outside the project, no
+symbolic link followed out of it, the state folder never matched.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from fnmatch import fnmatchcase
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from secpipe.core.artifacts import Artifact
 from secpipe.core.errors import InputError
 from secpipe.core.results import StepResult, StepStatus, StepView
 from secpipe.core.step import StepContext, StepKind
 from secpipe.keys.refs import resolver_for
+from secpipe.keys.signers import legacy_key_warning
 from secpipe.provenance.attestation import (
     DSSE_MEDIA_TYPE,
     build_statement,
@@ -38,8 +49,8 @@ class SignSettings(KeySettings):
     """``sign``: which model, which key, and whether to attest."""
 
     model: str | None = None
-    """Model file or folder, relative to the project (default: the ``model`` artifact of an
-    earlier step of the run, e.g. ``train``)."""
+    """Model file or folder, or a glob matching exactly one (``models/*.pkl``), relative to the
+    project (default: the ``model`` artifact of an earlier step of the run, e.g. ``train``)."""
     attest: bool = True
     """Also write a signed in-toto attestation of every step that ran."""
     sbom: bool = True
@@ -47,6 +58,13 @@ class SignSettings(KeySettings):
     attestation."""
     workers: int | None = Field(default=None, ge=1, le=64)
     """Files hashed in parallel (default: the library's choice)."""
+
+    @field_validator("model")
+    @classmethod
+    def _model_in_project(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_pattern(value)
+        return value
 
     @model_validator(mode="after")
     def _keyless_attest(self) -> Self:
@@ -62,19 +80,122 @@ def library_version() -> str:
         return "model-signing"
 
 
-def find_model(ctx: StepContext, settings: SignSettings, steps: Sequence[StepView]) -> Path | None:
-    """``with.model`` (which must exist), else the last ``model`` artifact of the run, else None."""
-    if settings.model:
-        path = Path(settings.model)
-        path = path if path.is_absolute() else ctx.project_root / path
+_MAGIC = frozenset("*?[")
+MAX_VISITED = 200_000
+"""Folder entries one pattern may visit before matching gives up (an error, never a partial)."""
+
+
+def has_magic(pattern: str) -> bool:
+    """True when ``pattern`` is a glob (``*``, ``?``, ``[``), not a plain path."""
+    return any(c in _MAGIC for c in pattern)
+
+
+def check_pattern(pattern: str) -> str:
+    """``pattern`` if it cannot climb out of the project (no ``..`` segment, not empty); else a
+    ValueError (settings validation turns it into a configuration error naming the key)."""
+    if not pattern.strip():
+        raise ValueError("an empty path")
+    if ".." in pattern.replace("\\", "/").split("/"):
+        raise ValueError(f"{pattern!r} climbs out of the project ('..')")
+    return pattern
+
+
+def _inside(real_root: Path, path: Path) -> bool:
+    return path.resolve().is_relative_to(real_root)
+
+
+def match_project(root: Path, pattern: str, what: str, exclude: Sequence[Path] = ()) -> list[Path]:
+    """The files and folders of the project ``pattern`` names, sorted: a plain path must exist
+    (an :class:`InputError` naming ``what`` otherwise); a glob (``*`` and ``?`` within a name,
+    ``**`` across folders) may match nothing. Names starting with ``.`` match only a pattern
+    segment that starts with ``.``; ``exclude`` folders (the state folder) are never matched;
+    a symbolic link is matched only when it resolves inside the project and ``**`` never
+    descends into one."""
+    try:
+        check_pattern(pattern)
+    except ValueError as exc:
+        raise InputError(f"{what} {exc}") from None
+    real_root = root.resolve()
+    rel = pattern.replace("\\", "/")
+    if Path(rel).is_absolute():
+        if not _inside(real_root, Path(rel)):
+            raise InputError(f"{what} {pattern} is outside the project")
+        rel = Path(rel).resolve().relative_to(real_root).as_posix()
+    segments = [s for s in rel.split("/") if s not in ("", ".")]
+    excluded = {p.resolve() for p in exclude}
+    if not has_magic(rel):
+        path = root.joinpath(*segments)
         if not path.exists():
-            raise InputError(f"model {settings.model} does not exist (with.model)")
-        return path
+            raise InputError(f"{what} {pattern} does not exist")
+        if not _inside(real_root, path):
+            raise InputError(f"{what} {pattern} leads outside the project (symbolic link)")
+        if path.resolve() in excluded or any(path.resolve().is_relative_to(e) for e in excluded):
+            raise InputError(f"{what} {pattern} is inside secpipe's state folder")
+        return [path]
+    visited = [0]
+
+    def children(folder: Path, segment: str) -> Iterator[Path]:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            visited[0] += 1
+            if visited[0] > MAX_VISITED:
+                raise InputError(f"{what} {pattern}: more than {MAX_VISITED} entries visited; "
+                                 "name a narrower pattern")
+            if entry.name.startswith(".") and not segment.startswith("."):
+                continue
+            path = Path(entry.path)
+            if path.resolve() in excluded:
+                continue
+            if entry.is_symlink() and not _inside(real_root, path):
+                continue
+            yield path
+
+    def descend(base: Path, rest: list[str]) -> Iterator[Path]:
+        if not rest:
+            yield base
+            return
+        head, tail = rest[0], rest[1:]
+        if not base.is_dir():
+            return
+        if head == "**":
+            yield from descend(base, tail)
+            for child in children(base, "*"):
+                if child.is_dir() and not child.is_symlink():
+                    yield from descend(child, rest)
+            return
+        for child in children(base, head):
+            if fnmatchcase(child.name, head):
+                yield from descend(child, tail)
+
+    found = {p.relative_to(root).as_posix(): p for p in descend(root, segments)
+             if p != root and p.exists()}
+    return [found[k] for k in sorted(found)]
+
+
+def find_model(ctx: StepContext, settings: SignSettings,
+               steps: Sequence[StepView]) -> Path | str:
+    """``with.model`` (a plain path must exist, a glob must match one file or folder), else the
+    last ``model`` artifact of the run; a string saying why nothing is to be signed otherwise."""
+    if settings.model:
+        matches = match_project(ctx.project_root, settings.model, "model", (ctx.state,))
+        if not matches:
+            return f"nothing found: with.model {settings.model!r} matched no file in the project"
+        if len(matches) > 1:
+            shown = ", ".join(m.relative_to(ctx.project_root).as_posix() for m in matches[:5])
+            more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
+            raise InputError(f"with.model {settings.model!r} matched {len(matches)} paths "
+                             f"({shown}{more}); sign signs one model",
+                             hint="name one file, or the folder holding the model's files")
+        return matches[0]
     for step in reversed(steps):
         for artifact in step.artifacts:
             if artifact.name == "model":
                 return Path(artifact.path)
-    return None
+    return ("not configured: no with.model and no earlier step of the run produced a 'model' "
+            "artifact (set with.model to the model file the project ships, e.g. model.pkl)")
 
 
 def model_artifacts(model: Path, files: dict[str, str]) -> list[Artifact]:
@@ -92,17 +213,20 @@ class SignStep(StepKind[SignSettings]):
     kind = "sign"
     summary = "sign the model (OpenSSF model-signing) and attest the run (in-toto, DSSE)"
     Settings = SignSettings
+    produces_metrics = ("model_files", "model_bytes", "sign_seconds")
 
     def run(self, ctx: StepContext, settings: SignSettings) -> StepResult:
         steps = ctx.earlier
         model = find_model(ctx, settings, steps)
-        if model is None:
-            return StepResult(status=StepStatus.PASSED, metrics={"model_files": 0.0},
-                              message="nothing signed: no earlier step produced a 'model' "
-                              "artifact (set with.model to sign a file or folder)")
+        if isinstance(model, str):
+            return StepResult(status=StepStatus.SKIPPED, metrics={"model_files": 0.0},
+                              message=model)
         out = Path(ctx.workdir)
         out.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
+        legacy = legacy_key_warning(ctx.project_root, ctx.state)
+        if legacy and not settings.key:
+            ctx.log(legacy)
         made = sign_with(model, out / SIGNATURE_NAME, settings.key, project_root=ctx.project_root,
                          secrets=resolver_for(ctx), options=settings.options(),
                          state_dir=ctx.state, attest=settings.attest,

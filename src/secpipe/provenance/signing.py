@@ -34,7 +34,7 @@ class ModelSignature:
     signed: SignedModel
     """The signature bundle written and the files it covers."""
     label: str
-    """How it was signed, for messages (``file .secpipe/keys/signing.pem``, ``sigstore …``)."""
+    """How it was signed, for messages (``file …/secpipe/keys/signing.pem``, ``sigstore``)."""
     key: SigningKey | None
     """The key that signed (it also signs the attestation); None for keyless signing."""
 

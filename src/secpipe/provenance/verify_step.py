@@ -48,6 +48,7 @@ class VerifyStep(StepKind[VerifySettings]):
     kind = "verify"
     summary = "verify a model's signature and attestation against a trusted key and a policy"
     Settings = VerifySettings
+    produces_metrics = ("verified_files",)
 
     def run(self, ctx: StepContext, settings: VerifySettings) -> StepResult:
         requirements = parse_policy(settings.require) if settings.require else []

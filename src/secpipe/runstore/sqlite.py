@@ -54,6 +54,20 @@ def private_dir(folder: Path) -> None:
     st = folder.stat()
     if st.st_uid == os.getuid() and st.st_mode & 0o077:
         folder.chmod(0o700)
+    ignore_all(folder)
+
+
+def ignore_all(folder: Path) -> None:
+    """Give ``folder`` a ``.gitignore`` of ``*`` so that ``git add -A`` never picks up what secpipe
+    keeps there; one that exists (a link included) is left as it is. Best effort: a folder where
+    it cannot be written still works."""
+    try:
+        fd = os.open(folder / ".gitignore",
+                     os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError:  # it exists, or the folder is read-only
+        return
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write("# written by secpipe: nothing in this folder belongs in version control\n*\n")
 
 
 def new_run_id() -> str:

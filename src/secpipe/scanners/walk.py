@@ -30,12 +30,21 @@ from pathlib import Path
 from secpipe.core.errors import InputError
 from secpipe.core.results import Skipped
 
+STATE_EXCLUDE = ".secpipe/"
+"""secpipe's state folder (run outputs, the run store, caches, the local artifact store). Skipped
+by scanners of what the project holds; not by the secrets scanner, for which a key or token
+written there is as leaked as anywhere (it passes over secpipe's own databases by content)."""
+
 #: Skipped unless ``default_excludes: false``: version control internals, secpipe's state,
 #: virtual environments, installed packages and tool caches. ``exclude`` adds to these.
 DEFAULT_EXCLUDES: tuple[str, ...] = (
-    ".git/", ".hg/", ".svn/", ".secpipe/", ".venv/", "venv/", "node_modules/", "__pycache__/",
+    ".git/", ".hg/", ".svn/", STATE_EXCLUDE, ".venv/", "venv/", "node_modules/", "__pycache__/",
     ".mypy_cache/", ".ruff_cache/", ".pytest_cache/", ".hypothesis/", ".tox/", ".nox/",
 )  # fmt: skip
+
+#: The default excludes of the secrets scanner: :data:`DEFAULT_EXCLUDES` but secpipe's state.
+SECRETS_DEFAULT_EXCLUDES: tuple[str, ...] = tuple(
+    p for p in DEFAULT_EXCLUDES if p != STATE_EXCLUDE)
 
 
 UNREADABLE = "unreadable: "

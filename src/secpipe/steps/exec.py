@@ -161,6 +161,7 @@ class ExecStep(StepKind[ExecSettings]):
     summary = ("run an external tool (gitleaks, trivy, semgrep …, or a build/deploy command) "
                "and read its SARIF/JSON findings or its exit code")
     Settings = ExecSettings
+    produces_metrics = ("exec_*", "sarif_*", "*_results", "*_suppressed")
 
     def run(self, ctx: StepContext, settings: ExecSettings) -> StepResult:
         secrets = resolver_for(ctx)

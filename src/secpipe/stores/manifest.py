@@ -19,7 +19,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -216,9 +216,11 @@ def published_runs(store: ArtifactStore, pipeline: str) -> list[str]:
     return sorted(runs)
 
 
-def resolve_run(store: ArtifactStore, pipeline: str, ref: str) -> str:
-    """``latest``, a run id or a unique prefix of one, among published runs."""
-    runs = published_runs(store, pipeline)
+def resolve_run(store: ArtifactStore, pipeline: str, ref: str,
+                runs: Sequence[str] | None = None) -> str:
+    """``latest``, a run id or a unique prefix of one, among published runs (``runs`` when the
+    caller already listed them)."""
+    runs = published_runs(store, pipeline) if runs is None else sorted(runs)
     if not runs:
         raise StoreError(f"no published run of pipeline {pipeline} in {store.uri}",
                          hint=f"run `secpipe run {pipeline}` (it ends with a store step) first")

@@ -4,17 +4,22 @@
 attestation under fixed names; every other artifact under ``<step-id>/``) with a manifest written
 last. ``load`` fetches a published run — by run id (``latest``) or by the URI of its folder — checks
 every digest and, with ``verify: true``, the model's signature, attestation and policy.
+
+Neither passes without doing its work: ``store`` with nothing to publish and ``load`` with no run
+named, or ``run: latest`` before anything was published, end SKIPPED with a message starting
+``not configured:`` or ``nothing found:`` (a policy's ``require`` can make that fail the run).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import glob
 import json
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from secpipe.core.artifacts import Artifact
 from secpipe.core.errors import StoreError
@@ -25,7 +30,7 @@ from secpipe.keys.signers import trusted_public_key
 from secpipe.provenance.check import verify_all
 from secpipe.provenance.policy import Requirement, parse_policy
 from secpipe.provenance.settings import KeySettings
-from secpipe.provenance.sign_step import SIGNING_INFO_NAME
+from secpipe.provenance.sign_step import SIGNING_INFO_NAME, check_pattern, match_project
 from secpipe.stores.interface import safe_name
 from secpipe.stores.manifest import (
     LocalFile,
@@ -33,6 +38,7 @@ from secpipe.stores.manifest import (
     SignedInfo,
     fetch,
     publish,
+    published_runs,
     resolve_run,
     run_prefix,
 )
@@ -45,10 +51,19 @@ class StoreStepSettings(StoreSettings):
     include: list[str] | None = None
     """Artifact-name patterns to publish (default: all; the signed model always goes)."""
     paths: list[str] = Field(default_factory=list)
-    """Extra project files to publish, relative to the project."""
+    """Project files to publish (the app, ``requirements.txt``, a model the app loads), relative
+    to the project: plain paths (which must exist; a folder means every file in it) or globs
+    (``*.pkl``, ``models/**/*.onnx``), stored below ``project/``."""
     datasets: bool = False
     """Also publish the training datasets (``data:…`` artifacts). Their digests are always in
     the attestation and the SBOM; copying them is off by default to keep stores lean."""
+
+    @field_validator("paths")
+    @classmethod
+    def _paths_in_project(cls, value: list[str]) -> list[str]:
+        for item in value:
+            check_pattern(item)
+        return value
 
 
 def collect(ctx: StepContext, steps: Sequence[StepView],
@@ -73,10 +88,11 @@ def collect(ctx: StepContext, steps: Sequence[StepView],
             by_source[source.resolve()] = LocalFile(
                 name=artifact.name, source=source, path=path, media_type=artifact.media_type,
                 step=step.step_id, expected_digest=artifact.digest)
-    for extra in settings.paths:
-        source = ctx.project_root / extra
-        by_source[source.resolve()] = LocalFile(name=extra, source=source,
-                                                path=f"project/{safe_name(extra)}")
+    for source in project_files(ctx, settings.paths):
+        rel = source.relative_to(ctx.project_root).as_posix()
+        # a file the run already publishes (the signed model) keeps its name and recorded digest
+        by_source.setdefault(source.resolve(), LocalFile(
+            name=rel, source=source, path=f"project/{safe_name(rel)}"))
     signed_info = None
     if signer is not None:
         info_artifact = next(a for a in signer.artifacts if a.name == SIGNING_INFO_NAME)
@@ -91,6 +107,21 @@ def collect(ctx: StepContext, steps: Sequence[StepView],
     return list(by_source.values()), signed_info
 
 
+def project_files(ctx: StepContext, patterns: Sequence[str]) -> list[Path]:
+    """The project files ``with.paths`` names, a folder expanded to every file below it."""
+    out: dict[Path, None] = {}
+    for pattern in patterns:
+        for match in match_project(ctx.project_root, pattern, "with.paths", (ctx.state,)):
+            if match.is_dir():
+                rel = glob.escape(match.relative_to(ctx.project_root).as_posix())
+                out.update(dict.fromkeys(
+                    f for f in match_project(ctx.project_root, f"{rel}/**/*", "with.paths",
+                                             (ctx.state,)) if f.is_file()))
+            elif match.is_file():
+                out[match] = None
+    return list(out)
+
+
 def _step_path(step_id: str, artifact: Artifact) -> str:
     name = safe_name(artifact.name)
     suffix = Path(artifact.path).suffix
@@ -103,13 +134,18 @@ class StoreStep(StepKind[StoreStepSettings]):
     kind = "store"
     summary = "publish the run's artifacts (signed model first) to a store, manifest last"
     Settings = StoreStepSettings
+    produces_metrics = ("files_stored", "bytes_stored")
 
     def run(self, ctx: StepContext, settings: StoreStepSettings) -> StepResult:
         secrets = resolver_for(ctx)
         steps = ctx.earlier
         files, signed = collect(ctx, steps, settings)
         if not files:
-            return StepResult(status=StepStatus.PASSED, message="no artifacts to store")
+            what = ("not configured: no earlier step of the run produced an artifact and "
+                    "with.paths names no project file" if not settings.paths else
+                    "nothing found: no earlier step of the run produced an artifact and "
+                    f"with.paths ({', '.join(settings.paths)}) matched no file")
+            return StepResult(status=StepStatus.SKIPPED, message=what)
         store = open_store(settings.uri, settings, ctx.project_root, secrets, ctx.state)
         prefix = run_prefix(ctx.pipeline or "adhoc", ctx.run_id)
         try:
@@ -148,11 +184,13 @@ class LoadStep(StepKind[LoadSettings]):
     kind = "load"
     summary = "load a published run's artifacts, digest-checked, and verify the signed model"
     Settings = LoadSettings
+    produces_metrics = ("files_loaded", "bytes_loaded")
 
     def run(self, ctx: StepContext, settings: LoadSettings) -> StepResult:
         if settings.run is None and settings.source is None:
-            return StepResult(status=StepStatus.PASSED,
-                              message="nothing to load (set with.run or with.source)")
+            return StepResult(status=StepStatus.SKIPPED,
+                              message="not configured: no with.run or with.source names a "
+                              "published run to load")
         requirements = parse_policy(settings.require) if settings.require else []
         secrets = resolver_for(ctx)
         if settings.source is not None:
@@ -161,8 +199,13 @@ class LoadStep(StepKind[LoadSettings]):
             prefix = ""
         else:
             store = open_store(settings.uri, settings, ctx.project_root, secrets, ctx.state)
+            runs = published_runs(store, settings.pipeline)
+            if not runs and settings.run == "latest":
+                return StepResult(status=StepStatus.SKIPPED, message=secrets.redact(
+                    f"nothing found: no published run of pipeline {settings.pipeline} in "
+                    f"{describe(store.uri)}"))
             prefix = run_prefix(settings.pipeline,
-                                resolve_run(store, settings.pipeline, str(settings.run)))
+                                resolve_run(store, settings.pipeline, str(settings.run), runs))
         dest = Path(ctx.workdir) / "artifacts"
         try:
             manifest, paths = fetch(store, prefix, dest, settings.max_workers, ctx.progress,

@@ -56,6 +56,10 @@ class ModelScanStep(StepKind[ModelScanSettings]):
     summary = "model files (pickle, PyTorch, joblib, NumPy, Keras, SavedModel, ONNX, GGUF, " \
               "safetensors, archives): code hidden in serialized models"
     Settings = ModelScanSettings
+    produces_metrics = (
+        "files_scanned", "models_found", "bytes_scanned", "bytes_read",
+        "findings", "seconds",
+    )
 
     def run(self, ctx: StepContext, settings: ModelScanSettings) -> StepResult:
         root = ctx.project_root.resolve()
@@ -72,7 +76,8 @@ class ModelScanStep(StepKind[ModelScanSettings]):
         # a folder or entry the walker could not read is a finding, as an unreadable file is
         findings = [_not_read(s.path, s.reason) for s in unreadable(skipped)]
         failed: list[str] = []  # files named explicitly that could not be scanned
-        models = scanned = bytes_read = bytes_total = 0
+        scanned = bytes_read = bytes_total = 0
+        models: list[str] = []  # the files found to be models, as the findings name them
         started = next_report = time.monotonic()
         for i, entry in enumerate(files):
             if ctx.cancel.is_set():
@@ -100,15 +105,16 @@ class ModelScanStep(StepKind[ModelScanSettings]):
             scanned += 1
             bytes_total += entry.size
             bytes_read += report.bytes_read
-            models += bool(report.formats)
+            if report.formats:
+                models.append(entry.rel)
             findings.extend(report.findings)
         ctx.progress(len(files), len(files), "done")
         elapsed = time.monotonic() - started
-        metrics = {"files_scanned": float(scanned), "models_found": float(models),
+        metrics = {"files_scanned": float(scanned), "models_found": float(len(models)),
                    "bytes_scanned": float(bytes_total), "bytes_read": float(bytes_read),
                    "findings": float(len(findings)), "seconds": round(elapsed, 3)}
         worst = max((f.severity.rank for f in findings), default=-1)
-        message = (f"{models} model file(s) among {scanned} file(s) scanned, "
+        message = (f"{len(models)} model file(s){_named(models)} among {scanned} file(s) scanned, "
                    f"{len(findings)} finding(s)" + (" (critical)" if worst == 4 else ""))
         status = StepStatus.PASSED
         if failed:  # a file the user named could not be scanned: the step did not complete
@@ -116,6 +122,15 @@ class ModelScanStep(StepKind[ModelScanSettings]):
             message = failed[0] + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "")
         return StepResult(status=status, findings=tuple(findings), metrics=metrics,
                           skipped=tuple(skipped), message=message, tool=f"secpipe {__version__}")
+
+
+def _named(models: list[str], shown: int = 5) -> str:
+    """`` (a.pkl, b/c.pt, … and 3 more)``: the model files in the step's one-line message, which
+    the table and every report (``--json`` included) carry."""
+    if not models:
+        return ""
+    more = f", … and {len(models) - shown} more" if len(models) > shown else ""
+    return f" ({', '.join(models[:shown])}{more})"
 
 
 def _not_analysed(rel: str, problem: str) -> Finding:

@@ -64,7 +64,10 @@ class ScanCache:
     """The cache of one scan (opened in the main process)."""
 
     def __init__(self, cache_dir: Path) -> None:
+        from secpipe.runstore.sqlite import ignore_all
+
         cache_dir.mkdir(parents=True, exist_ok=True)
+        ignore_all(cache_dir)  # in a project (.secpipe/cache), git must not pick it up
         self.path = cache_path(cache_dir)
         self.conn = sqlite3.connect(self.path, timeout=10)
         try:

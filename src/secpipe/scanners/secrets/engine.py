@@ -69,6 +69,9 @@ class FileScan:
                    skipped=data["skipped"], digest=digest, text_bytes=data["text_bytes"])
 
 
+REMOVED = "removed during the scan"
+""":attr:`FileScan.skipped` of a file that no longer existed when it was to be read."""
+
 #: Most secrets reported from one text unit (a generated file of tokens is one problem).
 MAX_HITS_PER_UNIT = 2000
 
@@ -140,11 +143,15 @@ def scan_file(path: str, limits: Limits, cache_db: str | None = None) -> tuple[F
     """Read and scan one file. Returns (scan, from_cache, read_error).
 
     A file larger than ``max_file_bytes`` is scanned in its first ``max_file_bytes`` and reported
-    as incomplete. ``read_error`` is non-empty when the file could not be read.
+    as incomplete. ``read_error`` is non-empty when the file could not be read. A file removed
+    since it was listed (a temporary file of another step, a database journal) holds nothing to
+    leak any more: it is skipped (``skipped`` says so, ``digest`` is empty), not unreadable.
     """
     try:
         with open(path, "rb") as fh:
             data = fh.read(limits.max_file_bytes + 1)
+    except FileNotFoundError:
+        return FileScan(skipped=REMOVED), False, ""
     except OSError as exc:
         return FileScan(), False, exc.strerror or type(exc).__name__
     truncated = len(data) > limits.max_file_bytes

@@ -20,7 +20,13 @@ from secpipe.scanners.secrets import findings as mk
 from secpipe.scanners.secrets.archives import Limits
 from secpipe.scanners.secrets.cache import ScanCache, StatKey, trusted
 from secpipe.scanners.secrets.engine import FileScan, scan_batch
-from secpipe.scanners.walk import UNREADABLE, Excluder, FileEntry, unreadable
+from secpipe.scanners.walk import (
+    SECRETS_DEFAULT_EXCLUDES,
+    UNREADABLE,
+    Excluder,
+    FileEntry,
+    unreadable,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -46,6 +52,12 @@ class SecretsSettings(ArchiveScannerSettings):
     workers: int = Field(default=0, ge=0, json_schema_extra=metavar("N"))
     """Worker processes (0: one per CPU)."""
 
+    def excludes(self) -> list[str]:
+        """The defaults, except that secpipe's state folder is scanned too (a private key left
+        in ``.secpipe/`` is a leak like any other; secpipe's databases are binary, hence skipped
+        by content), plus ``exclude``."""
+        return [*(SECRETS_DEFAULT_EXCLUDES if self.default_excludes else ()), *self.exclude]
+
 
 class SecretsScanStep(StepKind[SecretsSettings]):
     """Finds leaked credentials (83 rules): validated, redacted, cached, in parallel."""
@@ -53,6 +65,10 @@ class SecretsScanStep(StepKind[SecretsSettings]):
     kind = "scan-secrets"
     summary = "leaked credentials in files, notebooks, archives and git history"
     Settings = SecretsSettings
+    produces_metrics = (
+        "secrets_found", "files_*", "duration_seconds", "cache_hits",
+        "bytes_scanned", "commits_scanned", "history_*",
+    )
 
     def run(self, ctx: StepContext, settings: SecretsSettings) -> StepResult:
         started = time.monotonic()
@@ -163,7 +179,7 @@ def _scan_files(ctx: StepContext, prefix: str, files: list[FileEntry], limits: L
             stats["files_scanned"] += 1
             stats["bytes_scanned"] += entry.size
             stats["cache_hits"] += from_cache
-            if not scan.truncated_size:
+            if not scan.truncated_size and scan.digest:  # no digest: removed meanwhile
                 fresh.append((entry.path, _key(entry), scan))
         if done % 200 == 0 or done == total:
             ctx.progress(done, total, "files")

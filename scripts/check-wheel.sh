@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Builds the sdist and the wheel, installs the wheel with no extras into a clean virtual
+# environment, and checks the CLI works there: what `pip install secpipe` gives a user.
+# Called by `make test` (so by CI); takes about 20 s (dependencies come from the package index).
+set -euo pipefail
+VENV="${VENV:-.venv}"
+PY="$(cd "$(dirname "$VENV/bin/python")" && pwd)/python"
+cd "$(dirname "$0")/.."
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+"$PY" -m build --sdist --wheel --outdir "$work/dist" . >"$work/build.log" 2>&1 \
+  || { cat "$work/build.log" >&2; exit 1; }
+wheel="$(ls "$work"/dist/secpipe-*.whl)"
+ls "$work"/dist/secpipe-*.tar.gz >/dev/null
+
+# the base interpreter, not the project's venv: nothing of the checkout leaks into the check
+base="$("$PY" -c 'import sys; print(sys.base_prefix)')/bin/python3"
+"$base" -m venv "$work/venv"
+"$work/venv/bin/pip" install -q --disable-pip-version-check "$wheel" 2>&1 | grep -v '^WARNING' || true
+"$work/venv/bin/python" -c 'import secpipe' # the install itself succeeded
+
+bin="$work/venv/bin/secpipe"
+fail() { echo "check-wheel: $*" >&2; exit 1; }
+cd "$work"  # away from the checkout's src/
+"$bin" --version | grep -q '^secpipe ' || fail "--version"
+"$bin" --help >/dev/null || fail "--help"
+for cmd in run scan gate runs report baseline suppress sign verify store init steps; do
+  "$bin" "$cmd" --help >/dev/null || fail "$cmd --help"
+done
+"$bin" steps | grep -q "sign .*secpipe\[provenance\]" || fail "steps does not name the extra"
+
+mkdir -p tree/src
+printf 'print("hello")\n' >tree/src/app.py
+"$bin" scan secrets tree -q >/dev/null || fail "scan secrets on a clean tree"
+# a GitHub token with a valid checksum, built here so no token sits in this file
+"$work/venv/bin/python" - >tree/src/leak.py <<'PY'
+import binascii, random, string
+digits = string.digits + string.ascii_uppercase + string.ascii_lowercase
+body = "".join(random.Random(7).choices(string.ascii_letters + string.digits, k=30))
+value, check = binascii.crc32(body.encode()), ""
+while value:
+    value, digit = divmod(value, 62)
+    check = digits[digit] + check
+print(f'token = "ghp_{body}{check.rjust(6, "0")}"')
+PY
+set +e
+"$bin" scan secrets tree -q >/dev/null; leaked=$?
+out="$("$bin" sign tree/src/app.py 2>&1)"; missing=$?
+set -e
+[ "$leaked" = 1 ] || fail "scan secrets on a leaked token exited $leaked, not 1"
+[ "$missing" = 2 ] || fail "sign without the provenance extra exited $missing, not 2"
+case "$out" in
+  *"needs the 'provenance' extra: pip install 'secpipe[provenance]'"*) ;;
+  *) fail "sign without the extra said: $out" ;;
+esac
+
+# a team's project (a Flask app serving a pickled model): init reads it, the built-in pipeline
+# runs, and every step either did real work or says plainly that it did not
+mkdir -p app/data
+printf 'import pickle\nmodel = pickle.load(open("model.pkl", "rb"))\n' >app/app.py
+printf 'flask\nscikit-learn\n' >app/requirements.txt
+printf 'text,label\nhello,benign\n' >app/data/train.csv
+"$work/venv/bin/python" -c 'import pickle; open("app/model.pkl", "wb").write(pickle.dumps({"w": [1, 2]}))'
+"$bin" init --yes -q -C app || fail "init --yes"
+grep -q '^  require: ' app/secpipe.yaml || fail "init wired no policy.require"
+set +e
+run="$("$bin" run mlsecops -C app -q 2>&1)"; code=$?
+set -e
+[ "$code" = 0 ] || fail "run mlsecops exited $code: $run"
+case "$run" in
+  *"did no work"*"not in mlsecops here"*"secpipe[provenance]"*) ;;
+  *) fail "run mlsecops does not say what did no work: $run" ;;
+esac
+echo "check-wheel: $(basename "$wheel") installs and runs with no extras"
