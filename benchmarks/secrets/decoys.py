@@ -8,8 +8,9 @@ import random
 import struct
 import zlib
 
-import tokens as t
 from layout import Item
+
+import tokens as t
 
 
 def _d(category: str, var: str, value: str, note: str = "", tmpl: str | None = None) -> Item:

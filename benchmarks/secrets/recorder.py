@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import tokens as t
 from layout import Item, locate
+
+import tokens as t
 
 
 class Recorder:

@@ -33,7 +33,6 @@ from tokens import github_token
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
-B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 PIPELINE = """
 pipelines:

@@ -16,7 +16,6 @@ import json
 import os
 import random
 import stat
-import string
 import subprocess
 import sys
 import threading
@@ -35,8 +34,6 @@ from secpipe.stores.local import LocalStore
 from secpipe.stores.manifest import LocalFile, publish, run_prefix
 from tokens import github_token
 
-ALNUM = string.ascii_letters + string.digits
-B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 SARIF_SCHEMA = Path(__file__).parents[1] / "data" / "sarif-schema-2.1.0.json"
 PIPELINE = """
 pipelines:

@@ -10,16 +10,12 @@ from __future__ import annotations
 import random
 import resource
 import signal
-import string
 import subprocess
 import sys
 from pathlib import Path
 
 from secpipe.runstore import RunStore
 from tokens import github_token
-
-ALNUM = string.ascii_letters + string.digits
-B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 
 PIPELINE = """
 pipelines:
