@@ -18,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from built_secrets import github_token
 from secpipe.cli.main import main
 from secpipe.core.errors import ConfigError
 from secpipe.keys.refs import SecretResolver
@@ -29,7 +30,6 @@ from secpipe.keys.signers import (
     trusted_public_key,
 )
 from secpipe.runstore import RunStore
-from tokens import github_token
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 

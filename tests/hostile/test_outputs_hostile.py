@@ -27,12 +27,12 @@ import pytest
 from jsonschema import Draft7Validator
 from markdown_it import MarkdownIt
 
+from built_secrets import github_token
 from secpipe.cli.main import main
 from secpipe.cli.render import ConsoleSink
 from secpipe.core.events import StepLog
 from secpipe.stores.local import LocalStore
 from secpipe.stores.manifest import LocalFile, publish, run_prefix
-from tokens import github_token
 
 SARIF_SCHEMA = Path(__file__).parents[1] / "data" / "sarif-schema-2.1.0.json"
 PIPELINE = """

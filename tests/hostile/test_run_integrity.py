@@ -14,8 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from built_secrets import github_token
 from secpipe.runstore import RunStore
-from tokens import github_token
 
 PIPELINE = """
 pipelines:
