@@ -145,7 +145,9 @@ def builtin_pipeline(name: str) -> PipelineSpec | None:
             continue
         stages.append({"name": stage_name, "steps": kept})
         dropped_previous = False
-    description = _DESCRIPTIONS[name]
-    if any(stage_name not in {s["name"] for s in stages} for stage_name, _ in layout):
-        description += " (here: " + ", ".join(s["name"] for s in stages) + ")"
+    present = [s["name"] for s in stages]
+    description = f"{_DESCRIPTIONS[name].partition(':')[0]}: " + ", ".join(present)
+    absent = [stage_name for stage_name, _ in layout if stage_name not in present]
+    if absent:  # only the stages that run are described; the rest are named as missing
+        description += " (not installed yet: " + ", ".join(absent) + ")"
     return PipelineSpec.model_validate({"description": description, "stages": stages})
