@@ -12,10 +12,9 @@ from typing import Any
 
 import decoys
 import kinds
+import tokens as t
 from layout import Item, json_escaped, render_lines
 from recorder import Recorder
-
-import tokens as t
 
 
 def _secret(kind: str, rng: random.Random) -> tuple[str, str]:

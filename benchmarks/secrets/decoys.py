@@ -8,9 +8,8 @@ import random
 import struct
 import zlib
 
-from layout import Item
-
 import tokens as t
+from layout import Item
 
 
 def _d(category: str, var: str, value: str, note: str = "", tmpl: str | None = None) -> Item:

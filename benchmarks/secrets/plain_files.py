@@ -8,11 +8,10 @@ import random
 import decoys
 import fillers
 import special_files
+import tokens as t
 from kinds import KINDS, Kind
 from layout import Item, render_json, render_lines
 from recorder import Recorder
-
-import tokens as t
 
 DIRS = {
     "py": ("src/app", "services/billing", "ml/training", "scripts", "src/app/clients"),

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from layout import Item, locate
-
 import tokens as t
+from layout import Item, locate
 
 
 class Recorder:

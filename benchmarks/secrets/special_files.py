@@ -7,10 +7,9 @@ import json
 import random
 
 import decoys
+import tokens as t
 from layout import Item
 from recorder import Recorder
-
-import tokens as t
 
 PACKAGES = ("react", "lodash", "axios", "zod", "vite", "esbuild", "chalk", "dayjs", "uuid", "ws")
 PY_PKGS = ("numpy", "pandas", "scikit-learn", "torch", "fastapi", "pydantic", "requests")
