@@ -27,7 +27,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
 from secpipe.core.results import Skipped
@@ -54,6 +54,10 @@ def metavar(name: str) -> JsonDict:
 
 class ScannerSettings(StepSettings):
     """Base of every scanner's ``with:`` settings."""
+
+    # a settings class builds its validator when first used, not when defined: these bases are
+    # never validated themselves, and ``secpipe scan X`` validates only X's settings
+    model_config = ConfigDict(defer_build=True)
 
     paths: list[str] = Field(default_factory=lambda: ["."])
     """Files or folders to scan, relative to the project root; a file named here is scanned even

@@ -299,4 +299,20 @@ SAMPLES: dict[str, tuple[Builder, Builder]] = {
     "secrets.generic-secret": (
         (lambda rng: assign("API_CLIENT_SECRET", r(rng, ALNUM, 30) + "7q")),
         (lambda rng: assign("API_CLIENT_SECRET_SHA256", r(rng, HEX, 64)))),
+    # --- command lines ---------------------------------------------------------------------------
+    "secrets.curl-user-password": (
+        (lambda rng: f"curl -fsS -u deploy:{_password(rng)} https://ci.internal/api\n"),
+        (lambda rng: 'curl -u "$CI_USER:$CI_PASS" https://ci.internal/api\n')),
+    "secrets.mysql-cli-password": (
+        (lambda rng: f"mysql -h db -u app -p{_password(rng)} main < seed.sql\n"),
+        (lambda rng: "mysql -h db -u app -p main < seed.sql\n")),
+    "secrets.sshpass-password": (
+        (lambda rng: f"sshpass -p {_password(rng)} ssh ops@10.0.0.2\n"),
+        (lambda rng: "sshpass -e ssh -p 2222 ops@10.0.0.2\n")),
+    "secrets.registry-login-password": (
+        (lambda rng: f"podman login quay.io -u bot -p '{_password(rng)}'\n"),
+        (lambda rng: "echo $TOKEN | podman login quay.io -u bot --password-stdin\n")),
+    "secrets.cli-password-flag": (
+        (lambda rng: f"lftp -u mirror --password {_password(rng)} sftp://files.internal\n"),
+        (lambda rng: "wget --ask-password --user=bob https://files.internal/a.tgz\n")),
 }

@@ -19,7 +19,7 @@ from functools import partial
 from typing import IO, TYPE_CHECKING, Any
 
 from secpipe.core.findings import Severity
-from secpipe.scanners.models import keras_fmt
+from secpipe.scanners.models import configs, keras_fmt, torchscript
 from secpipe.scanners.models.compressed import (
     DecompressBudget,
     DecompressError,
@@ -97,12 +97,14 @@ def scan_zip(scanner: ModelScanner, buf: Buf, where: Where, scan: Scan) -> None:
     fmt = "pytorch-zip" if torch else "keras" if keras else "npz" if npz else "zip"
     if fmt != "zip":
         coll.formats.add(fmt)
+    script = torchscript.records(names) if torch else frozenset()
     for m in members:
         if time.monotonic() > scan.deadline:
             coll.incomplete(where, f"time budget of {scanner.budgets.max_seconds:g}s exhausted")
             return
         _check_name(scanner, m.name, where, scan)
-        inner = where.inner(m.name, fmt)
+        inner = where.inner(m.name, "torchscript" if torchscript.is_pickle_member(
+            m.name, script) else fmt)
         if m.is_symlink:
             coll.add("models.archive.link", Severity.HIGH, inner,
                      f"member {m.name!r} is a symbolic link", key=m.name)
@@ -124,8 +126,13 @@ def scan_zip(scanner: ModelScanner, buf: Buf, where: Where, scan: Scan) -> None:
                          f"{m.name!r}", key=m.name)
             if keras and m.name.endswith(".h5"):
                 continue  # weights only: Keras reads no code from model.weights.h5
-            if not worth_reading(read_member(buf, m, _HEAD), m.usize,
+            code = torchscript.is_code_member(m.name, script)  # text: read it whole
+            if not code and not worth_reading(read_member(buf, m, _HEAD), m.usize,
                                  partial(read_member, buf, m, _SMALL)):
+                if configs.is_config_name(m.name, True):  # YAML configs naming callables
+                    text = read_member(buf, m, configs.MAX_CONFIG_BYTES + 1)
+                    scan.bytes_read += len(text)
+                    configs.scan_config(text, inner, coll, scanner.allow)
                 continue
             if not _budget(scanner, scan, inner, m.usize):
                 continue
@@ -136,6 +143,9 @@ def scan_zip(scanner: ModelScanner, buf: Buf, where: Where, scan: Scan) -> None:
             coll.incomplete(inner, f"member could not be read: {exc}")
             continue
         scan.bytes_read += len(data)
+        if code:
+            torchscript.scan_code(data, inner.typed("torchscript"), coll)
+            continue
         if keras and m.name == "config.json":
             keras_fmt.scan_json_config(data, inner.typed("keras"), coll)
             continue
@@ -203,6 +213,11 @@ def scan_tar(scanner: ModelScanner, buf: Buf, where: Where, scan: Scan) -> None:
                     continue
                 head = fh.read(_HEAD)
                 if not worth_reading(head, ti.size, partial(_more, head, fh)):
+                    if configs.is_config_name(ti.name, True):  # NeMo model_config.yaml …
+                        fh.seek(0)
+                        text = fh.read(configs.MAX_CONFIG_BYTES + 1)
+                        scan.bytes_read += len(text)
+                        configs.scan_config(text, inner, coll, scanner.allow)
                     continue
                 if not _budget(scanner, scan, inner, ti.size):
                     continue

@@ -65,6 +65,31 @@ _TORCH_REBUILD = _words(
     "_rebuild_wrapper_subclass _rebuild_xla_tensor _rebuild_mlc_tensor"
 )
 
+_TORCHSCRIPT_HELPERS = _words(
+    "build_intlist build_tensorlist build_doublelist build_boollist build_tensor_from_id "
+    "restore_type_tag"
+)
+"""``torch.jit._pickle`` functions TorchScript's pickler names in ``data.pkl``, ``constants.pkl``
+and ``*.debug_pkl``: each returns its first argument unchanged (the C++ unpickler uses the name
+as a list-type tag), so they are harmless in any pickle. ``build_class`` (torch < 1.3), which
+looked a class up in ``sys.modules``, is deliberately not here."""
+_TRAINER_CLASSES = [
+    "transformers.training_args.TrainingArguments",
+    "transformers.training_args_seq2seq.Seq2SeqTrainingArguments",
+    "transformers.training_args.OptimizerNames", "transformers.trainer_utils.IntervalStrategy",
+    "transformers.trainer_utils.SchedulerType", "transformers.trainer_utils.HubStrategy",
+    "transformers.trainer_utils.SaveStrategy", "transformers.trainer_utils.EvaluationStrategy",
+    "transformers.debug_utils.DebugOption", "transformers.trainer_pt_utils.AcceleratorConfig",
+    "accelerate.utils.dataclasses.DistributedType",
+    "pytorch_lightning.utilities.parsing.AttributeDict",
+    "lightning.fabric.utilities.data.AttributeDict",
+    "lightning_fabric.utilities.data.AttributeDict",
+]
+"""Checkpoint metadata of common trainers: Hugging Face ``training_args.bin`` (a
+``TrainingArguments`` dataclass and its enums) and Lightning's ``AttributeDict`` hparams. A
+dataclass without ``__setstate__`` is rebuilt by ``object.__new__`` and a ``__dict__`` update,
+an Enum by a value lookup, ``AttributeDict`` is a ``dict``: none runs code of its own."""
+
 SAFE_EXACT: frozenset[str] = frozenset(
     [
         "collections.OrderedDict", "collections.defaultdict", "collections.Counter",
@@ -99,7 +124,10 @@ SAFE_EXACT: frozenset[str] = frozenset(
         "pandas._libs.tslibs.nattype.__nat_unpickle",
         "pandas._libs.tslibs.timestamps._unpickle_timestamp",
         "pandas._libs.tslibs.timedeltas._timedelta_unpickle",
+        "argparse.Namespace",
     ]
+    + [f"torch.jit._pickle.{f}" for f in _TORCHSCRIPT_HELPERS]
+    + _TRAINER_CLASSES
     + [f"numpy.{n}" for n in _NUMPY_SCALARS]
     + [f"{m}.{f}" for m in ("numpy.core.multiarray", "numpy._core.multiarray")
        for f in ("_reconstruct", "scalar")]
@@ -210,6 +238,13 @@ _NOTORIOUS = frozenset(["system", "popen", "popen2", "popen3", "exec", "eval", "
 through (``__main__.system`` after ``from os import system`` in the loading script)."""
 
 
+TORCHSCRIPT_CLASSES = frozenset(["__torch__."])
+"""Allowed only for the pickles of a TorchScript archive (``constants.pkl`` next to ``code/``,
+the layout ``torch.load`` hands to ``torch.jit.load``): ``__torch__.*`` globals there name
+classes compiled from the archive's own ``code/`` sources, which are analysed
+(:mod:`.torchscript`). A plain pickle naming them stays *unknown*."""
+
+
 def is_nested_loader(full: str) -> bool:
     """Whether a callable loads a nested pickle from its argument."""
     return full in _NESTED_LOADERS
@@ -220,7 +255,9 @@ def _dunder(part: str) -> bool:
 
 
 def judge(full: str, extra_allow: frozenset[str] = frozenset()) -> Judgement:
-    """Judge one dotted ``module.name`` (see the module docstring for the ladder)."""
+    """Judge one dotted ``module.name`` (see the module docstring for the ladder). An entry of
+    ``extra_allow`` ending in ``.`` is a namespace: it turns *unknown* names under it into safe
+    ones, never dangerous ones (``TORCHSCRIPT_CLASSES`` inside a TorchScript archive)."""
     if full in SAFE_EXACT or full in extra_allow:
         return Judgement(Verdict.SAFE, "on the allowlist")
     if full in CONDITIONAL:
@@ -248,6 +285,8 @@ def judge(full: str, extra_allow: frozenset[str] = frozenset()) -> Judgement:
         return Judgement(Verdict.SAFE, "class of an allowlisted package")
     if module.startswith("scipy.sparse") and _SCIPY_SPARSE.match(name):
         return Judgement(Verdict.SAFE, "sparse matrix class")
+    if any(full.startswith(p) for p in extra_allow if p.endswith(".")):
+        return Judgement(Verdict.SAFE, "in an allowlisted namespace")
     return Judgement(Verdict.UNKNOWN, "not on the allowlist")
 
 

@@ -15,8 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from secpipe.core.findings import Finding, Severity
-from secpipe.scanners.models import formats, keras_fmt, tf_onnx
-from secpipe.scanners.models.archives import scan_7z, scan_compressed, scan_tar, scan_zip
+from secpipe.scanners.models import candidates
 from secpipe.scanners.models.pickle_scan import PickleOptions, looks_like_pickle, scan_pickles
 from secpipe.scanners.models.pickle_vm import OPCODES, Buf, VMBudget
 from secpipe.scanners.models.report import Collector, Where
@@ -95,6 +94,7 @@ class ModelScanner:
             return FileReport([], set(), 0)
         with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             self.scan_blob(mm, where, scan, file_path=path)
+            candidates.account(mm, where, scan.coll)  # a loader's file nothing identified
         return self._finish(scan, where)
 
     def scan_bytes(self, data: bytes, name: str) -> FileReport:
@@ -126,6 +126,14 @@ class ModelScanner:
             return
         kind = sniff(buf)
         if kind is None:
+            from secpipe.scanners.models.savedmodel import scan_other_protobuf
+
+            if scan_other_protobuf(buf, where, scan.coll):  # fingerprint.pb, frozen GraphDef
+                return
+            from secpipe.scanners.models import configs  # imports a YAML parser
+
+            if configs.is_config_name(configs.base_name(where), where.member is not None):
+                configs.scan_config(buf, where, scan.coll, self.allow)  # YAML configs
             return
         if kind in UNDECIDED:  # typing ran out of budget: never "not a model"
             scan.coll.undecided(where, UNDECIDED[kind])
@@ -140,46 +148,82 @@ class ModelScanner:
         if kind != "zip" and find_eocd(buf) >= 0:
             # an archive after other data: zip readers (zipfile, Keras) open it from its end,
             # a pickle loader reads the data before it
+            from secpipe.scanners.models.archives import scan_zip
+
             scan_zip(self, buf, where, scan)
 
     def dispatch(self, kind: str, buf: Buf, where: Where, scan: Scan,
                  file_path: Path | None) -> None:
+        # a reader is imported when its format is first met: a one-file scan (a pre-commit
+        # hook's) loads only the readers its file needs
         coll = scan.coll
         if kind == "pickle":
-            fmt = where.fmt if where.fmt in ("pytorch-zip", "joblib") else "pickle"
-            scan_pickles(buf, where.typed(fmt), coll, self.pickle_options(scan),
+            fmt = where.fmt if where.fmt in ("pytorch-zip", "joblib", "torchscript") else "pickle"
+            opts = self.pickle_options(scan)
+            if fmt == "torchscript":  # __torch__.* classes are compiled from code/ (analysed)
+                from secpipe.scanners.models.callables import TORCHSCRIPT_CLASSES
+
+                opts = replace(opts, allow=opts.allow | TORCHSCRIPT_CLASSES)
+            scan_pickles(buf, where.typed(fmt), coll, opts,
                          lambda blob, w: self.nested(blob, w, scan))
         elif kind == "npy":
+            from secpipe.scanners.models import formats
+
             formats.scan_npy(buf, where.typed("numpy"), coll, self.pickle_options(scan),
                              lambda blob, w: self.nested(blob, w, scan))
         elif kind == "safetensors":
+            from secpipe.scanners.models import formats
+
             formats.scan_safetensors(buf, where.typed("safetensors"), coll)
         elif kind == "gguf":
+            from secpipe.scanners.models import formats
+
             formats.scan_gguf(buf, where.typed("gguf"), coll)
         elif kind == "onnx":
+            from secpipe.scanners.models import tf_onnx
+
             tf_onnx.scan_onnx(buf, where.typed("onnx"), coll,
                               file_path.parent if file_path is not None else None)
         elif kind == "savedmodel":
+            from secpipe.scanners.models import tf_onnx
+
             tf_onnx.scan_savedmodel(buf, where.typed("savedmodel"), coll)
         elif kind == "savedmodel-text":
+            from secpipe.scanners.models import tf_onnx
+
             tf_onnx.scan_savedmodel_text(buf, where.typed("savedmodel-text"), coll)
         elif kind == "keras-metadata":
+            from secpipe.scanners.models import tf_onnx
+
             tf_onnx.scan_keras_metadata(buf, where.typed("keras"), coll)
         elif kind == "json":
+            from secpipe.scanners.models import configs, keras_fmt
+
             if buf.find(b'"class_name"', 0, 1 << 16) >= 0:  # else a data file: not parsed
                 keras_fmt.scan_json_config(buf, where.typed("keras"), coll)
+            configs.scan_config(buf, where, coll, self.allow)  # instantiation keys, auto_map
         elif kind == "hdf5":
+            from secpipe.scanners.models import keras_fmt
+
             keras_fmt.scan_hdf5(buf, where.typed("keras-h5"), coll, file_path,
                                 self.budgets.max_member_bytes,
                                 max(1.0, scan.deadline - time.monotonic()))
         elif kind == "zip":
-            scan_zip(self, buf, where, scan)
+            from secpipe.scanners.models import archives
+
+            archives.scan_zip(self, buf, where, scan)
         elif kind == "tar":
-            scan_tar(self, buf, where, scan)
+            from secpipe.scanners.models import archives
+
+            archives.scan_tar(self, buf, where, scan)
         elif kind == "7z":
-            scan_7z(self, buf, where, scan)
+            from secpipe.scanners.models import archives
+
+            archives.scan_7z(self, buf, where, scan)
         else:
-            scan_compressed(self, kind, buf, where, scan)
+            from secpipe.scanners.models import archives
+
+            archives.scan_compressed(self, kind, buf, where, scan)
 
     def nested(self, blob: bytes, where: Where, scan: Scan) -> None:
         """Scan a pickle (or any model blob) found inside another one."""

@@ -48,8 +48,6 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x89HDF\r\n\x1a\n", "hdf5"), (b"GGUF", "gguf"), (b"7z\xbc\xaf\x27\x1c", "7z"),
     (b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"), (b"\x04\x22\x4d\x18", "lz4"),
 )
-_LZMA_PROPS = (b"\x00\x00\x80\x00", b"\x00\x00\x00\x01", b"\x00\x00\x10\x00", b"\x00\x00\x01\x00",
-               b"\x00\x00\x00\x04", b"\x00\x00\x00\x02")
 
 
 def sniff(buf: Buf) -> str | None:
@@ -66,7 +64,7 @@ def sniff(buf: Buf) -> str | None:
         return "bz2"
     if head[:2] == b"ZF" and size > 23 and buf[21] == 0x78:
         return "zfile"
-    if size >= 13 and head[0] == 0x5D and head[1:5] in _LZMA_PROPS:
+    if size >= 13 and head[0] == 0x5D and _lzma_alone_header(head):
         return "lzma"
     if size >= 512 and bytes(buf[257:262]) == b"ustar":
         return "tar"
@@ -89,6 +87,18 @@ def sniff(buf: Buf) -> str | None:
     if size >= 22 and find_eocd(buf) >= 0:  # last: data before an archive is typed first
         return "zip"
     return None
+
+
+def _lzma_alone_header(head: bytes) -> bool:
+    """An ``.lzma`` (LZMA-alone) header with the default lc/lp/pb byte (what ``lzma`` and joblib
+    write at every preset): a dictionary size liblzma accepts (2^n or 2^n + 2^(n-1), at least
+    4 KiB) and an uncompressed size that is unknown (all ones) or plausible (< 2^48)."""
+    dict_size = int.from_bytes(head[1:5], "little")
+    low = dict_size & -dict_size
+    if dict_size < 4096 or dict_size not in (low, low + (low >> 1)):
+        return False
+    usize = head[5:13]
+    return usize == b"\xff" * 8 or int.from_bytes(usize, "little") < (1 << 48)
 
 
 def sniff_head(head: Buf, size: int) -> str | None:

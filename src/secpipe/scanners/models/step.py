@@ -22,7 +22,6 @@ from secpipe.scanners.base import (
     collect_files,
     metavar,
 )
-from secpipe.scanners.models.engine import Budgets, ModelScanner
 from secpipe.scanners.models.report import Collector, Where
 from secpipe.scanners.walk import UNREADABLE, FileEntry, collect, unreadable
 
@@ -62,6 +61,8 @@ class ModelScanStep(StepKind[ModelScanSettings]):
     )
 
     def run(self, ctx: StepContext, settings: ModelScanSettings) -> StepResult:
+        from secpipe.scanners.models.engine import Budgets, ModelScanner  # only when run
+
         root = ctx.project_root.resolve()
         scanner = ModelScanner(Budgets(
             max_depth=settings.max_archive_depth, max_members=settings.max_archive_members,

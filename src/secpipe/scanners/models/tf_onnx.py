@@ -3,57 +3,31 @@
 * ONNX: every graph (main graph, node attribute subgraphs at any depth, training graphs, model
   functions) is walked for tensors whose ``external_data`` location leaves the model folder, and for
   nodes from operator domains that need a custom native library.
-* SavedModel: every node of every meta graph *and* of every function in the function library
-  (where ``tf.function`` bodies and nested graphs live) is checked against the operations that
-  touch files or call back into Python. Ordinary checkpoint ops (SaveV2, RestoreV2,
-  MergeV2Checkpoints …) are what every SavedModel contains and are not reported.
+* SavedModel in protobuf *text* format (``saved_model.pbtxt``); the binary form and
+  ``keras_metadata.pb`` are :mod:`.savedmodel`'s (re-exported here for the engine).
 """
 
 from __future__ import annotations
 
 import codecs
-import json
 import posixpath
 import re
 from pathlib import Path
 
 from secpipe.core.findings import Severity
-from secpipe.scanners.models import keras_fmt
 from secpipe.scanners.models.pickle_values import Buf
 from secpipe.scanners.models.protobuf import MAX_DEPTH, ProtoError, Span, fields, text
 from secpipe.scanners.models.report import Collector, Where
+from secpipe.scanners.models.savedmodel import FILE_OPS as _TF_FILE_OPS
+from secpipe.scanners.models.savedmodel import PYTHON_OPS as _TF_PYTHON_OPS
+from secpipe.scanners.models.savedmodel import scan_keras_metadata, scan_savedmodel
+
+__all__ = ["scan_keras_metadata", "scan_onnx", "scan_savedmodel", "scan_savedmodel_text"]
 
 _ONNX_DOMAINS = frozenset(["", "ai.onnx", "ai.onnx.ml", "ai.onnx.training",
                            "ai.onnx.preview.training", "com.microsoft", "com.microsoft.nchwc",
                            "com.microsoft.experimental", "com.ms.internal.nhwc",
                            "org.pytorch.aten", "com.microsoft.dml"])
-
-_TF_PYTHON_OPS = frozenset(["PyFunc", "PyFuncStateless", "EagerPyFunc"])
-_TF_FILE_OPS: dict[str, tuple[Severity, str]] = {
-    "WriteFile": (Severity.CRITICAL, "writes a file"),
-    "ReadFile": (Severity.HIGH, "reads a file"),
-    "DeleteFile": (Severity.CRITICAL, "deletes a file"),
-    "MatchingFiles": (Severity.HIGH, "lists files"),
-    "MatchingFilesDataset": (Severity.HIGH, "lists files"),
-    "ExperimentalMatchingFilesDataset": (Severity.HIGH, "lists files"),
-    "DatasetToTFRecord": (Severity.HIGH, "writes a file"),
-    "ExperimentalDatasetToTFRecord": (Severity.HIGH, "writes a file"),
-    "SaveDataset": (Severity.HIGH, "writes files"),
-    "SaveDatasetV2": (Severity.HIGH, "writes files"),
-    "LoadDataset": (Severity.MEDIUM, "reads files"),
-    "TFRecordDataset": (Severity.MEDIUM, "reads files"),
-    "TFRecordDatasetV2": (Severity.MEDIUM, "reads files"),
-    "FixedLengthRecordDataset": (Severity.MEDIUM, "reads files"),
-    "TextLineDataset": (Severity.MEDIUM, "reads files"),
-    "ImmutableConst": (Severity.MEDIUM, "memory-maps a file"),
-    "CreateSummaryFileWriter": (Severity.HIGH, "writes files"),
-    "CreateSummaryDbWriter": (Severity.HIGH, "writes files"),
-    "WriteAudioSummary": (Severity.MEDIUM, "writes a summary file"),
-    "DebugIdentity": (Severity.MEDIUM, "streams tensors to debug URLs"),
-    "DebugIdentityV2": (Severity.MEDIUM, "streams tensors to debug URLs"),
-    "DebugIdentityV3": (Severity.MEDIUM, "streams tensors to debug URLs"),
-}
-
 
 class _Walk:
     def __init__(self, buf: Buf, where: Where, coll: Collector) -> None:
@@ -175,105 +149,6 @@ def _links_out(model_dir: Path, location: str) -> bool:
         return not target.resolve().is_relative_to(model_dir.resolve())
     except (OSError, RuntimeError):
         return False
-
-
-# ---------------------------------------------------------------- SavedModel
-
-
-def scan_savedmodel(buf: Buf, where: Where, coll: Collector) -> None:
-    """Walk a SavedModel's meta graphs, graph nodes and function library (nested functions too)."""
-    coll.formats.add("savedmodel")
-    w = _Walk(buf, where, coll)
-    try:
-        for number, _, value in fields(buf, 0, len(buf)):
-            if number != 2:
-                continue
-            for n2, _, v2 in fields(buf, *w.sub(value)):
-                if n2 == 2:
-                    _tf_graph(w, w.sub(v2))
-    except ProtoError as exc:
-        coll.incomplete(where, f"SavedModel protobuf could not be decoded: {exc}")
-
-
-def _tf_graph(w: _Walk, span: Span) -> None:
-    for number, _, value in fields(w.buf, *span):
-        if number == 1:
-            _tf_node(w, w.sub(value), "graph")
-        elif number == 2:
-            for n2, _, v2 in fields(w.buf, *w.sub(value)):
-                if n2 == 1:
-                    _tf_function(w, w.sub(v2))
-
-
-def _tf_function(w: _Walk, span: Span) -> None:
-    fname = ""
-    for number, _, value in fields(w.buf, *span):
-        if number == 1:
-            for n2, _, v2 in fields(w.buf, *w.sub(value)):
-                if n2 == 1:
-                    fname = text(w.buf, v2)
-        elif number == 3:
-            _tf_node(w, w.sub(value), f"function {fname or '?'}")
-
-
-def _tf_node(w: _Walk, span: Span, scope: str) -> None:
-    name = op = ""
-    attrs: dict[str, Span] = {}
-    for number, _, value in fields(w.buf, *span):
-        if number == 1:
-            name = text(w.buf, value)
-        elif number == 2:
-            op = text(w.buf, value)
-        elif number == 5:
-            key, val = "", None
-            for n2, _, v2 in fields(w.buf, *w.sub(value)):
-                if n2 == 1:
-                    key = text(w.buf, v2)
-                elif n2 == 2 and isinstance(v2, tuple):
-                    val = v2
-            if val is not None:
-                attrs[key] = val
-    where, coll = w.where, w.coll
-    if op in _TF_PYTHON_OPS:
-        coll.add("models.savedmodel.python-op", Severity.CRITICAL, where,
-                 f"{op} node {name!r} in {scope} calls back into Python code", offset=span[0],
-                 key=f"{scope}/{name}", props={"op": op, "node": name, "scope": scope})
-    elif op in _TF_FILE_OPS:
-        sev, what = _TF_FILE_OPS[op]
-        coll.add("models.savedmodel.file-io-op", sev, where,
-                 f"{op} node {name!r} in {scope} {what}", offset=span[0],
-                 key=f"{scope}/{name}", props={"op": op, "node": name, "scope": scope})
-    elif op in ("PrintV2", "Print") and "output_stream" in attrs:
-        stream = _attr_string(w.buf, attrs["output_stream"])
-        if stream.startswith("file://"):
-            coll.add("models.savedmodel.file-io-op", Severity.HIGH, where,
-                     f"{op} node {name!r} in {scope} writes to {stream!r}", offset=span[0],
-                     key=f"{scope}/{name}", props={"op": op, "node": name, "scope": scope})
-
-
-def _attr_string(buf: Buf, span: Span) -> str:
-    for number, _, value in fields(buf, *span):
-        if number == 2:
-            return text(buf, value)
-    return ""
-
-
-def scan_keras_metadata(buf: Buf, where: Where, coll: Collector) -> None:
-    """``keras_metadata.pb`` of a Keras SavedModel: each node's JSON metadata is a layer config."""
-    try:
-        for number, _, value in fields(buf, 0, len(buf)):
-            if number != 1 or not isinstance(value, tuple):
-                continue
-            for n2, _, v2 in fields(buf, *value):
-                if n2 == 4:
-                    try:
-                        meta = json.loads(text(buf, v2, 64 << 20))
-                    except ValueError:
-                        continue
-                    coll.formats.add("keras")
-                    keras_fmt.check_config(meta, where, coll)
-    except ProtoError:
-        return
 
 
 # ---------------------------------------------------------------- text format (.pbtxt)

@@ -151,6 +151,8 @@ def is_placeholder(secret: str) -> bool:
         return True
     if secret[:1] in "$%@&*" or secret.startswith(("#{", "!")):
         return True
+    if secret.startswith("{") and secret.endswith("}"):  # a format template: {password}
+        return True
     return len(secret) >= 8 and len(set(secret)) < 5
 
 

@@ -14,7 +14,7 @@ from secpipe.scanners.secrets.rules import (
     TAGS,
     UNREADABLE_RULE,
     Rule,
-    all_rules,
+    reported_rules,
 )
 from secpipe.scanners.walk import UNREADABLE
 
@@ -27,7 +27,7 @@ META_RULES = frozenset({INCOMPLETE_RULE, UNREADABLE_RULE})
 
 @cache
 def _rules() -> dict[str, Rule]:
-    return {r.rule_id: r for r in all_rules()}
+    return {r.rule_id: r for r in reported_rules()}
 
 
 def secret_finding(path: str, hit: Hit, commit: str | None = None) -> Finding:

@@ -26,7 +26,7 @@ from functools import cache
 from secpipe.core.findings import Confidence, Severity
 
 #: Bump when rules change: cached scan results of older rule sets are then ignored.
-RULES_VERSION = "2026.11.26-1"
+RULES_VERSION = "2026.12.04-1"
 
 Validator = Callable[[str, "re.Match[str]"], bool]
 
@@ -100,13 +100,28 @@ def spellings(*words: str) -> tuple[str, ...]:
 @cache
 def all_rules() -> tuple[Rule, ...]:
     """Every rule, format rules first."""
-    from secpipe.scanners.secrets import rules_context, rules_structured, rules_tokens
+    from secpipe.scanners.secrets import (
+        rules_cmdline,
+        rules_context,
+        rules_structured,
+        rules_tokens,
+    )
 
-    rules = rules_tokens.RULES + rules_structured.RULES + rules_context.RULES
+    rules = (rules_tokens.RULES + rules_structured.RULES + rules_cmdline.RULES
+             + rules_context.RULES)
     ids = [r.id for r in rules]
     if len(ids) != len(set(ids)):  # pragma: no cover - guarded by a test
         raise RuntimeError("duplicate secret rule id")
     return rules
+
+
+@cache
+def reported_rules() -> tuple[Rule, ...]:
+    """Every rule a finding may carry: :func:`all_rules` (run on every text) and the rules of
+    credential files known by name (reported by their parsers, :mod:`.credfiles`)."""
+    from secpipe.scanners.secrets import credfiles
+
+    return all_rules() + credfiles.RULES
 
 
 #: Rule id of the finding reported when a bound stopped the scan of an input.

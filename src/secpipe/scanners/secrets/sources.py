@@ -1,4 +1,9 @@
-"""Turn bytes into text units: binary detection by content, decoding, notebook cells and outputs."""
+"""Turn bytes into text units: binary detection by content, decoding, notebook cells and outputs.
+
+Text is UTF-8, or UTF-16/UTF-32 (what PowerShell's ``echo > .env`` and Windows tools write),
+recognised by its byte-order mark or, without one, by the NUL bytes interleaved with ASCII
+characters; such text is decoded before the NUL test that marks real binaries.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,55 @@ _MAX_BAD_SHARE = 0.02
 def is_binary(data: bytes) -> bool:
     """Binary by content: it holds a NUL byte."""
     return b"\x00" in data
+
+
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"),
+)
+#: Bytes sampled to recognise UTF-16/32 without a byte-order mark.
+_SAMPLE = 4096
+
+
+def _wide_encoding(data: bytes) -> tuple[str, int] | None:
+    """(codec, bytes of BOM) of UTF-16/UTF-32 text, or None."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return codec, len(bom)
+    sample = data[:_SAMPLE]
+    if len(sample) < 4 or b"\x00" not in sample:
+        return None
+    for width, codec, at in ((4, "utf-32-le", 0), (4, "utf-32-be", 3),
+                             (2, "utf-16-le", 0), (2, "utf-16-be", 1)):
+        sample = sample[: len(sample) - len(sample) % width]
+        n = len(sample) // width
+        # ASCII-range text: one non-NUL byte at ``at`` in (nearly) every unit, NULs elsewhere
+        if sample[at::width].count(0) <= 0.1 * n and all(
+                sample[p::width].count(0) >= 0.9 * n for p in range(width) if p != at):
+            return codec, 0
+    return None
+
+
+def maybe_wide(data: bytes) -> bool:
+    """Worth trying :func:`decode_wide`: a UTF-16/32 byte-order mark or a NUL byte in the head."""
+    return data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:_SAMPLE]
+
+
+def decode_wide(data: bytes) -> str | None:
+    """The text of UTF-16/UTF-32 data (with or without BOM), or None when it is not such text
+    (real binaries, which also hold NUL bytes, stay binary)."""
+    found = _wide_encoding(data)
+    if found is None:
+        return None
+    codec, skip = found
+    body = data[skip:]
+    width = 4 if "32" in codec else 2
+    try:
+        text = body[: len(body) - len(body) % width].decode(codec)
+    except UnicodeDecodeError:
+        return None
+    control = sum(1 for c in text if c < " " and c not in "\t\n\r\f")
+    return None if "\x00" in text or control > 0.02 * len(text) + 2 else text
 
 
 def decode(data: bytes) -> str | None:

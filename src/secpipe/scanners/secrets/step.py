@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from pydantic import Field
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 _POOL_MIN_BYTES = 16 * MIB
 _BATCH_BYTES = 4 * MIB
 _BATCH_FILES = 256
+_HELD = {signal.SIGINT, signal.SIGTERM}
 
 
 class SecretsSettings(ArchiveScannerSettings):
@@ -84,8 +87,8 @@ class SecretsScanStep(StepKind[SecretsSettings]):
         in_tree: set[tuple[str, str]] = set()  # (path, secret hash) found in the working tree
         failed: list[str] = []  # files named explicitly that could not be (fully) scanned
         stats = {"files_scanned": 0, "bytes_scanned": 0, "cache_hits": 0}
+        scans = _scan_files(ctx, str(root), files, limits, cache, settings.workers, stats)
         try:
-            scans = _scan_files(ctx, str(root), files, limits, cache, settings.workers, stats)
             for entry, scan, error in scans:
                 findings.extend(mk.file_findings(entry.rel, scan, error, skipped))
                 if entry.explicit and (error or scan.truncated_size):
@@ -97,6 +100,7 @@ class SecretsScanStep(StepKind[SecretsSettings]):
             if settings.history:
                 findings.extend(_history(ctx, root, settings, in_tree, cache, metrics))
         finally:
+            scans.close()  # an exception here must not leave the worker pool to the collector
             if cache is not None:
                 cache.close()
         findings = mk.dedupe(findings)
@@ -149,7 +153,7 @@ def _open_cache(ctx: StepContext, settings: SecretsSettings) -> ScanCache | None
 
 def _scan_files(ctx: StepContext, prefix: str, files: list[FileEntry], limits: Limits,
                 cache: ScanCache | None, workers: int,
-                stats: dict[str, int]) -> Iterator[tuple[FileEntry, FileScan, str]]:
+                stats: dict[str, int]) -> Generator[tuple[FileEntry, FileScan, str], None, None]:
     total = len(files)
     done = 0
     todo: list[FileEntry] = []
@@ -173,17 +177,18 @@ def _scan_files(ctx: StepContext, prefix: str, files: list[FileEntry], limits: L
     ctx.progress(done, total, "files")
     db = str(cache.path) if cache is not None else None
     fresh: list[tuple[str, StatKey, FileScan]] = []
-    for entry, (scan, from_cache, error) in _run(ctx, todo, limits, db, workers):
-        done += 1
-        if not error:
-            stats["files_scanned"] += 1
-            stats["bytes_scanned"] += entry.size
-            stats["cache_hits"] += from_cache
-            if not scan.truncated_size and scan.digest:  # no digest: removed meanwhile
-                fresh.append((entry.path, _key(entry), scan))
-        if done % 200 == 0 or done == total:
-            ctx.progress(done, total, "files")
-        yield entry, scan, error
+    with closing(_run(ctx, todo, limits, db, workers)) as results:  # the pool ends here
+        for entry, (scan, from_cache, error) in results:
+            done += 1
+            if not error:
+                stats["files_scanned"] += 1
+                stats["bytes_scanned"] += entry.size
+                stats["cache_hits"] += from_cache
+                if not scan.truncated_size and scan.digest:  # no digest: removed meanwhile
+                    fresh.append((entry.path, _key(entry), scan))
+            if done % 200 == 0 or done == total:
+                ctx.progress(done, total, "files")
+            yield entry, scan, error
     if cache is not None and fresh:
         try:
             cache.store(fresh)
@@ -209,7 +214,7 @@ def _batches(files: list[FileEntry]) -> Iterator[list[FileEntry]]:
 
 
 def _run(ctx: StepContext, files: list[FileEntry], limits: Limits, db: str | None,
-         workers: int) -> Iterator[tuple[FileEntry, tuple[FileScan, bool, str]]]:
+         workers: int) -> Generator[tuple[FileEntry, tuple[FileScan, bool, str]], None, None]:
     workers = workers or os.cpu_count() or 1
     total_bytes = sum(f.size for f in files)
     if workers <= 1 or total_bytes < _POOL_MIN_BYTES or len(files) < 2:
@@ -221,26 +226,77 @@ def _run(ctx: StepContext, files: list[FileEntry], limits: Limits, db: str | Non
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
-        pending: dict[Future[list[tuple[FileScan, bool, str]]], list[FileEntry]] = {}
+    with _signals_held():
+        tracker = _tracker_started_here()
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=spawn,
+                                   initializer=_worker_init)
+    pending: dict[Future[list[tuple[FileScan, bool, str]]], list[FileEntry]] = {}
+
+    def submit(batch: list[FileEntry]) -> None:
+        with _signals_held():  # a submit may start a worker process
+            pending[pool.submit(scan_batch, [f.path for f in batch], limits, db)] = batch
+
+    try:
         batches = _batches(files)
-        try:
-            for batch in batches:
-                pending[pool.submit(scan_batch, [f.path for f in batch], limits, db)] = batch
-                if len(pending) >= workers * 3:
-                    break
-            while pending:
-                finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                _check_cancel(ctx)
-                for future in finished:
-                    batch = pending.pop(future)
-                    yield from zip(batch, future.result(), strict=True)
-                    nxt = next(batches, None)
-                    if nxt is not None:
-                        pending[pool.submit(scan_batch, [f.path for f in nxt], limits, db)] = nxt
-        finally:
-            for future in pending:
-                future.cancel()
+        for batch in batches:
+            submit(batch)
+            if len(pending) >= workers * 3:
+                break
+        while pending:
+            finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            _check_cancel(ctx)
+            for future in finished:
+                batch = pending.pop(future)
+                yield from zip(batch, future.result(), strict=True)
+                nxt = next(batches, None)
+                if nxt is not None:
+                    submit(nxt)
+    finally:
+        # every exit (done, an error, cancel, close() of this generator on an exception in the
+        # consumer, Ctrl-C, SIGTERM made an exception by the CLI): batches not started are
+        # dropped, the running ones finish (a batch is a few MiB), and every worker is joined
+        # before the step returns, so none outlives secpipe
+        with _signals_held():
+            pool.shutdown(wait=True, cancel_futures=True)  # drops its queues (and semaphores)
+            tracker()
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait while worker processes start or stop: the exception they become
+    (``KeyboardInterrupt``, ``Terminated``) would otherwise land in the middle of starting a
+    worker, which then waits for its parent and its parent for it, forever. They are delivered
+    when the block ends (CPython's resource tracker is started the same way)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _tracker_started_here() -> Callable[[], None]:
+    """A function that stops multiprocessing's resource tracker process if the pool about to
+    be made starts it (the tracker would otherwise outlive secpipe, briefly, in its process
+    group); a tracker that was running already is left alone."""
+    from multiprocessing import resource_tracker
+
+    tracker = resource_tracker._resource_tracker
+    stop = getattr(tracker, "_stop", None)  # private, present in CPython 3.8 to 3.14
+    if getattr(tracker, "_fd", 0) is not None or stop is None:
+        return lambda: None
+    return cast(Callable[[], None], stop)
+
+
+def _worker_init() -> None:
+    """In a worker: Ctrl-C is the parent's to handle (it stops the pool; a worker that took it
+    too would die mid-batch with a traceback of its own); SIGTERM, held while the parent
+    started it, kills it again."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
 
 
 def _check_cancel(ctx: StepContext) -> None:
