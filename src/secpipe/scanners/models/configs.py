@@ -27,11 +27,11 @@ from secpipe.core.safeload import parse_yaml
 from secpipe.scanners.models.callables import Verdict, judge
 from secpipe.scanners.models.pickle_values import Buf
 from secpipe.scanners.models.report import SCANNER, Collector, Where
+from secpipe.scanners.models.treewalk import mappings
 
 MAX_CONFIG_BYTES = 16 << 20
 """Largest config parsed (a model config is kilobytes)."""
 _MAX_NODES = 1_000_000
-_MAX_DEPTH = 256
 _TOP_NAMES = frozenset(["model_config.yaml", "hparams.yaml", "config.yaml", "config.yml",
                         "config.json", "tokenizer_config.json", "processor_config.json",
                         "preprocessor_config.json", "generation_config.json"])
@@ -118,19 +118,7 @@ def walk(data: object, where: Where, coll: Collector, allow: frozenset[str],
     """Walk parsed config data (iteratively, bounded) for instantiation keys."""
     if isinstance(data, dict):
         _auto_map(data, where, coll)
-    stack: list[tuple[object, int]] = [(data, 0)]
-    seen = 0
-    while stack:
-        node, depth = stack.pop()
-        seen += 1
-        if seen > _MAX_NODES or depth > _MAX_DEPTH:
-            coll.incomplete(where, "config too large or too deeply nested")
-            return
-        if isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
-            continue
-        if not isinstance(node, dict):
-            continue
+    for node in mappings(data, where, coll, "config", _MAX_NODES):
         for key, value in node.items():
             what = _KEYS.get(key) if isinstance(key, str) else None
             if what is None and nemo_target and key == "target":
@@ -138,7 +126,6 @@ def walk(data: object, where: Where, coll: Collector, allow: frozenset[str],
             if what is not None and isinstance(value, str):
                 coll.formats.add(where.fmt or "config")  # a config the loader acts on
                 _judge(value, what, where, coll, allow)
-            stack.append((value, depth + 1))
 
 
 def _judge(target: str, what: str, where: Where, coll: Collector,

@@ -22,6 +22,7 @@ from secpipe.scanners.models import hdf5
 from secpipe.scanners.models.callables import Verdict, judge
 from secpipe.scanners.models.pickle_values import Buf
 from secpipe.scanners.models.report import Collector, Where
+from secpipe.scanners.models.treewalk import mappings
 
 _KERAS_ROOTS = ("keras", "tf_keras", "tensorflow", "keras_nlp", "keras_hub", "keras_cv")
 _KERAS_UNSAFE = frozenset(["enable_unsafe_deserialization", "get_file", "load_model",
@@ -30,7 +31,6 @@ _KERAS_UNSAFE = frozenset(["enable_unsafe_deserialization", "get_file", "load_mo
 _TF_OP_PREFIXES = ("io.", "py_function", "numpy_function", "compat.v1.py_func", "raw_ops.",
                    "debugging.", "summary.", "data.experimental.", "saved_model.", "keras.utils")
 _MAX_NODES = 2_000_000
-_MAX_DEPTH = 256
 
 
 def scan_json_config(buf: Buf, where: Where, coll: Collector) -> None:
@@ -46,21 +46,8 @@ def scan_json_config(buf: Buf, where: Where, coll: Collector) -> None:
 
 def check_config(data: object, where: Where, coll: Collector) -> None:
     """Walk a Keras config (iteratively, bounded) and report what loading it would run."""
-    stack: list[tuple[object, int]] = [(data, 0)]
-    seen = 0
-    while stack:
-        node, depth = stack.pop()
-        seen += 1
-        if seen > _MAX_NODES or depth > _MAX_DEPTH:
-            coll.incomplete(where, "Keras config too large or too deeply nested")
-            return
-        if isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
-            continue
-        if not isinstance(node, dict):
-            continue
+    for node in mappings(data, where, coll, "Keras config", _MAX_NODES):
         _check_object(node, where, coll)
-        stack.extend((v, depth + 1) for v in node.values())
 
 
 def _check_object(node: dict[str, Any], where: Where, coll: Collector) -> None:
