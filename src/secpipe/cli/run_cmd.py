@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import FrameType
 from typing import Any
 
 from secpipe.cli.common import open_project, open_store
@@ -36,24 +31,6 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise exitcodes.Terminated()
-
-
-@contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM (CI cancellation, ``timeout``) unwinds the run like Ctrl-C: steps are cancelled,
-    the tools they started are killed, the run is recorded as interrupted (exit 143)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run(args: argparse.Namespace) -> int:
     project = open_project(args)
     secrets = SecretResolver(project.root)
@@ -62,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(project)
     bus = SinkBus([ConsoleSink(quiet=args.quiet), *sinks])
     try:
-        with sigterm_interrupts():
+        with exitcodes.sigterm_interrupts():
             try:
                 runner = Runner(project, store, bus, secrets=secrets,
                                 debug=getattr(args, "verbose", False))

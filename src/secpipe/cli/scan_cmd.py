@@ -18,14 +18,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any, TextIO
 
 from secpipe import __version__
@@ -108,20 +105,11 @@ def _cache_dir() -> Path:
     return Path(base) / "secpipe"
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise exitcodes.Terminated()
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the scan; SIGTERM unwinds it like Ctrl-C (exit 143), so a scanner's worker processes
     are stopped and reaped before secpipe exits instead of outliving it."""
-    if threading.current_thread() is not threading.main_thread():
+    with exitcodes.sigterm_interrupts():
         return _run(args)
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        return _run(args)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _run(args: argparse.Namespace) -> int:

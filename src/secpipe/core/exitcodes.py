@@ -7,6 +7,12 @@ could not read: never a verdict) · ``130`` interrupted by Ctrl-C · ``143`` ter
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
 PASSED = 0
 """Everything ran and every gate passed."""
 GATE_FAILED = 1
@@ -25,3 +31,23 @@ class Terminated(KeyboardInterrupt):
 EPILOG = ("exit codes: 0 passed · 1 a gate failed · 2 usage/config error or a step could not "
           "complete · 130 interrupted · 143 terminated")
 """The line every ``--help`` ends with."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """While the block runs, SIGTERM (CI cancellation, ``timeout``) unwinds like Ctrl-C: steps
+    are cancelled, the tools and worker processes they started are stopped and reaped, and the
+    command exits :data:`TERMINATED`. Only the main thread can install a handler; elsewhere the
+    block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
