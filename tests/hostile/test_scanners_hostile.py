@@ -15,7 +15,6 @@ import os
 import pickle
 import pickletools
 import shutil
-import tarfile
 import tempfile
 import zipfile
 import zlib
@@ -26,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from built_archives import tar_bytes
 from secpipe.cli.main import main
 from secpipe.core.findings import Finding, Severity
 from secpipe.scanners.models.engine import Budgets, ModelScanner
@@ -55,14 +55,7 @@ def _zip(members: dict[str, bytes], method: int = zipfile.ZIP_STORED) -> bytes:
     return out.getvalue()
 
 
-def _tar(members: dict[str, bytes], mode: str = "w") -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode=mode) as t:  # type: ignore[call-overload]
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
-    return out.getvalue()
+_tar = tar_bytes
 
 
 CONTAINERS: dict[str, Callable[[bytes], bytes]] = {

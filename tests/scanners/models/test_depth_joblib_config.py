@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import io
 import json
 import lzma
-import tarfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +22,7 @@ from models_helpers import (
     zip_bytes,
 )
 
+from built_archives import tar_bytes
 from secpipe.core.findings import Severity
 
 COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
@@ -38,14 +37,7 @@ COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
 }
 
 
-def _tar(members: dict[str, bytes], mode: str = "w") -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode=mode) as tf:  # type: ignore[call-overload]
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return out.getvalue()
+_tar = tar_bytes
 
 
 def _write(tmp_path: Path, name: str, data: bytes) -> Path:
