@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from secpipe.core.errors import ConfigError
-from secpipe.core.findings import Finding, Location, Severity
+from secpipe.core.findings import Severity
 from secpipe.core.safeload import parse_yaml
 from secpipe.scanners.models.callables import Verdict, judge
 from secpipe.scanners.models.pickle_values import Buf
-from secpipe.scanners.models.report import SCANNER, Collector, Where
+from secpipe.scanners.models.report import Collector, Where
 from secpipe.scanners.models.treewalk import mappings
 
 MAX_CONFIG_BYTES = 16 << 20
@@ -45,33 +44,6 @@ _FRAMEWORKS = ("nemo.", "lightning.", "pytorch_lightning.", "torch.", "torchvisi
                "torchaudio.", "transformers.", "timm.", "omegaconf.", "sklearn.", "keras.",
                "megatron.core.", "peft.", "diffusers.", "sentence_transformers.")
 """Libraries whose classes these configs ordinarily name: allowed unless judged dangerous."""
-_TAGS = ("CWE-94", "CWE-502", "OWASP-LLM05", "ATLAS:AML.T0010")
-
-
-@dataclass(frozen=True)
-class ConfigRule:
-    """A rule of this module (the collector's table is :data:`.report.RULES`)."""
-
-    title: str
-    """Short title."""
-    remediation: str
-    """What to do."""
-
-
-RULES: dict[str, ConfigRule] = {
-    "models.config.dangerous-target": ConfigRule(
-        "Model config instantiates a code-execution primitive",
-        "Do not load this model: its config makes the loader call the named function. Rebuild "
-        "the config from a trusted source."),
-    "models.config.unknown-target": ConfigRule(
-        "Model config instantiates a class outside the allowlist",
-        "Check the class the config names; if it is your own, add it to the step's `allow` list "
-        "(module.name). The loader imports and calls it."),
-    "models.config.remote-code": ConfigRule(
-        "Model config loads Python code from a repository (auto_map)",
-        "Loading with trust_remote_code=True runs the repository's Python files: review them, "
-        "pin the revision, or use a model that needs no remote code."),
-}
 
 
 def is_config_name(name: str, in_archive: bool) -> bool:
@@ -170,11 +142,5 @@ def _auto_map(data: dict[Any, Any], where: Where, coll: Collector) -> None:
 
 def _add(coll: Collector, rule_id: str, severity: Severity, where: Where, message: str,
          key: str) -> None:
-    rule = RULES[rule_id]
-    finding = Finding.create(
-        rule_id=rule_id, title=rule.title, severity=severity, scanner=SCANNER,
-        location=Location(path=where.path, member=where.member), message=message, key=key,
-        tags=_TAGS, remediation=rule.remediation,
-        properties={"format": where.fmt or "config", "callable": key})
-    if all(f.fingerprint != finding.fingerprint for f in coll.findings):
-        coll.findings.append(finding)
+    coll.add(rule_id, severity, where, message, key=key,
+             props={"format": where.fmt or "config", "callable": key})

@@ -11,6 +11,10 @@ SCANNER = "scan-models"
 _DESER = ("CWE-502", "OWASP-LLM05", "ATLAS:AML.T0010", "ATLAS:AML.T0011")
 _RESAVE = ("Do not load this file. Re-save the weights as safetensors (or the format's safe "
            "mode) from a trusted source, and verify its origin.")
+_CONFIG_TAGS = ("CWE-94", "CWE-502", "OWASP-LLM05", "ATLAS:AML.T0010")
+_TORCHSCRIPT_TAGS = ("CWE-502", "CWE-94", "OWASP-LLM05", "ATLAS:AML.T0010")
+_TORCHSCRIPT_FIX = ("Do not load this archive with torch.jit.load; re-export the model from a "
+                    "trusted source (safetensors weights plus reviewed code).")
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,23 @@ RULES: dict[str, Rule] = {
     "models.unreadable": Rule(
         "File or folder could not be read", ("CWE-502",),
         "Make it readable by the scanner (or exclude it on purpose); it was NOT checked."),
+    "models.config.dangerous-target": Rule(
+        "Model config instantiates a code-execution primitive", _CONFIG_TAGS,
+        "Do not load this model: its config makes the loader call the named function. Rebuild "
+        "the config from a trusted source."),
+    "models.config.unknown-target": Rule(
+        "Model config instantiates a class outside the allowlist", _CONFIG_TAGS,
+        "Check the class the config names; if it is your own, add it to the step's `allow` list "
+        "(module.name). The loader imports and calls it."),
+    "models.config.remote-code": Rule(
+        "Model config loads Python code from a repository (auto_map)", _CONFIG_TAGS,
+        "Loading with trust_remote_code=True runs the repository's Python files: review them, "
+        "pin the revision, or use a model that needs no remote code."),
+    "models.torchscript.unsafe-code": Rule(
+        "TorchScript source reaches Python internals", _TORCHSCRIPT_TAGS, _TORCHSCRIPT_FIX),
+    "models.torchscript.custom-op": Rule(
+        "TorchScript calls an operator from an unknown namespace", _TORCHSCRIPT_TAGS,
+        _TORCHSCRIPT_FIX),
 }
 
 
@@ -152,8 +173,11 @@ class Collector:
     _seen: set[tuple[str, str, str | None, str]] = field(default_factory=set)
 
     def add(self, rule_id: str, severity: Severity, where: Where, message: str, *,
-            offset: int | None = None, key: str = "", props: dict[str, str] | None = None,
-            evidence: str = "", confidence: Confidence = Confidence.HIGH) -> None:
+            offset: int | None = None, line: int | None = None, key: str = "",
+            props: dict[str, str] | None = None, evidence: str = "",
+            confidence: Confidence = Confidence.HIGH) -> None:
+        """Add one finding of ``rule_id`` (a key of :data:`RULES`) unless this (rule, position,
+        key) was added already; ``line`` is a line of the member's text (TorchScript code)."""
         ident = (rule_id, where.path, where.member, key or str(offset or ""))
         if ident in self._seen:
             return
@@ -163,7 +187,7 @@ class Collector:
         properties.update(props or {})
         self.findings.append(Finding.create(
             rule_id=rule_id, title=rule.title, severity=severity, scanner=SCANNER,
-            location=Location(path=where.path, member=where.member, offset=offset),
+            location=Location(path=where.path, member=where.member, offset=offset, line=line),
             message=message, key=key or None, confidence=confidence, evidence=evidence[:200],
             tags=rule.tags, remediation=rule.remediation, properties=properties))
 

@@ -21,9 +21,9 @@ import re
 import tokenize
 from collections.abc import Iterable
 
-from secpipe.core.findings import Confidence, Finding, Location, Severity
+from secpipe.core.findings import Severity
 from secpipe.scanners.models.pickle_values import Buf
-from secpipe.scanners.models.report import SCANNER, Collector, Where
+from secpipe.scanners.models.report import Collector, Where
 
 MAX_CODE_BYTES = 16 << 20
 """Largest ``code/`` source tokenized; a larger one is a ``models.scan-incomplete`` finding."""
@@ -47,15 +47,6 @@ _UNSAFE_NAMES = frozenset([
     "__builtins__", "__globals__", "__subclasses__", "__code__", "__loader__", "__spec__",
 ])
 _OK_IMPORTS = ("torch", "__torch__", "typing", "math")
-
-_TITLES = {
-    "models.torchscript.unsafe-code": "TorchScript source reaches Python internals",
-    "models.torchscript.custom-op": "TorchScript calls an operator from an unknown namespace",
-}
-_TAGS = ("CWE-502", "CWE-94", "OWASP-LLM05", "ATLAS:AML.T0010")
-_REMEDIATION = ("Do not load this archive with torch.jit.load; re-export the model from a trusted "
-                "source (safetensors weights plus reviewed code).")
-
 
 def records(names: Iterable[str]) -> frozenset[str]:
     """The TorchScript records of a zip (``""`` or ``"name/"``): a ``constants.pkl`` and a
@@ -142,12 +133,5 @@ def _judge_chain(chain: list[str], line: int, import_line: bool, where: Where,
 
 def _add(coll: Collector, rule_id: str, severity: Severity, where: Where, line: int,
          dotted: str, message: str) -> None:
-    props = {"format": "torchscript", "callable": dotted, "line": str(line)}
-    finding = Finding.create(
-        rule_id=rule_id, title=_TITLES[rule_id], severity=severity, scanner=SCANNER,
-        location=Location(path=where.path, member=where.member), message=message,
-        key=f"{rule_id}:{dotted}",
-        confidence=Confidence.HIGH, evidence=dotted[:200], tags=_TAGS,
-        remediation=_REMEDIATION, properties=props)
-    if all(f.fingerprint != finding.fingerprint for f in coll.findings):
-        coll.findings.append(finding)
+    coll.add(rule_id, severity, where, message, line=line, key=f"{rule_id}:{dotted}",
+             evidence=dotted, props={"format": "torchscript", "callable": dotted})
