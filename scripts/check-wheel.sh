@@ -23,9 +23,10 @@ base="$("$PY" -c 'import sys; print(sys.base_prefix)')/bin/python3"
 bin="$work/venv/bin/secpipe"
 fail() { echo "check-wheel: $*" >&2; exit 1; }
 cd "$work"  # away from the checkout's src/
+export XDG_CACHE_HOME="$work/cache"  # never the user's OSV database or caches
 "$bin" --version | grep -q '^secpipe ' || fail "--version"
 "$bin" --help >/dev/null || fail "--help"
-for cmd in run scan gate runs report baseline suppress sign verify store init steps; do
+for cmd in run scan gate runs report baseline suppress sign verify store init steps db; do
   "$bin" "$cmd" --help >/dev/null || fail "$cmd --help"
 done
 "$bin" steps | grep -q "sign .*secpipe\[provenance\]" || fail "steps does not name the extra"
@@ -53,6 +54,35 @@ set -e
 case "$out" in
   *"needs the 'provenance' extra: pip install 'secpipe[provenance]'"*) ;;
   *) fail "sign without the extra said: $out" ;;
+esac
+
+# the dependency scan without vulnerability data is an error that says how to get some
+printf 'flask==2.2.4\n' >tree/requirements.txt
+set +e
+out="$("$bin" scan deps tree 2>&1)"; nodb=$?
+set -e
+[ "$nodb" = 2 ] || fail "scan deps without a database exited $nodb, not 2"
+case "$out" in
+  *"secpipe db update"*"secpipe db import"*) ;;
+  *) fail "scan deps without a database said: $out" ;;
+esac
+# one OSV record (the shape of OSV's export), imported as an air-gapped site would
+cat >osv-record.json <<'JSON'
+{"schema_version": "1.6.0", "id": "GHSA-m2qf-hxjv-5gpq", "modified": "2026-11-20T00:00:00Z",
+ "aliases": ["CVE-2023-30861", "PYSEC-2023-62"],
+ "summary": "Flask vulnerable to possible disclosure of permanent session cookie",
+ "affected": [{"package": {"ecosystem": "PyPI", "name": "flask"},
+   "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.2.5"}]}]}]}
+JSON
+export SECPIPE_OSV_DB="$work/osv.sqlite3"
+"$bin" db import osv-record.json >/dev/null || fail "db import"
+set +e
+out="$("$bin" scan deps tree --json -q 2>&1)"; vuln=$?
+set -e
+[ "$vuln" = 1 ] || fail "scan deps on a vulnerable pin exited $vuln, not 1: $out"
+case "$out" in
+  *GHSA-m2qf-hxjv-5gpq*2.2.5*) ;;
+  *) fail "scan deps did not name the advisory and the fixed version: $out" ;;
 esac
 
 # a team's project (a Flask app serving a pickled model): init reads it, the built-in pipeline

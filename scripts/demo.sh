@@ -7,6 +7,10 @@ EXAMPLE="examples/request-classifier"
 # its app loads (the model-scan stage reports those pickles)
 "$VENV/bin/python" "$EXAMPLE/build_dataset.py" --out "$EXAMPLE/data" >/dev/null || exit 2
 "$VENV/bin/python" "$EXAMPLE/train.py" >/dev/null || exit 2
+# the dependency scan needs OSV data: OSV's feed is not reachable from every machine, so the demo
+# fills the example's own database (secpipe.yaml: scan-deps.database) from the fixture set
+"$VENV/bin/secpipe" db import tests/fixtures/osv --database "$EXAMPLE/.secpipe/osv.sqlite3" \
+  >/dev/null || exit 2
 "$VENV/bin/secpipe" run mlsecops -C "$EXAMPLE"
 code=$?
 case $code in

@@ -1,4 +1,5 @@
-"""Test-wide isolation: no test touches the real $HOME or the network unless marked."""
+"""Test-wide isolation: no test touches the real $HOME or the network unless marked; the
+OSV fixture set is the vulnerability database."""
 
 from __future__ import annotations
 
@@ -8,10 +9,25 @@ from pathlib import Path
 import pytest
 
 
+OSV_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "osv"
+
+
+@pytest.fixture(scope="session")
+def osv_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The OSV fixture set imported once per run, as `secpipe db import` does: the vulnerability
+    data every pipeline test's dependency scan reads (a test of "no database" unsets it)."""
+    from secpipe.scanners.deps.osvdb import import_sources
+
+    db = tmp_path_factory.mktemp("osv") / "osv.sqlite3"
+    import_sources([OSV_FIXTURES], db)
+    return db
+
+
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory,
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, osv_database: Path,
                    monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("SECPIPE_OSV_DB", str(osv_database))
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))

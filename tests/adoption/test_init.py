@@ -105,13 +105,16 @@ def test_flask_app_wires_model_training_and_store(tmp_path: Path,
     out = capsys.readouterr().out
     assert "sign: model.pkl (the app's code names it: app.py)" in out
     cfg = load_project(root).config
-    assert cfg.policy.require == ["scan-secrets", "scan-models", "train", "sign", "store"]
+    assert cfg.policy.require == ["scan-secrets", "scan-code", "scan-deps", "scan-models",
+                                  "train", "sign", "store"]
     text = (root / "secpipe.yaml").read_text()
     assert 'model: "model.pkl"' in text and "app.py" in text  # the choice, and why
     defaults = _defaults(root)
     assert defaults["scan-models"]["paths"] == ["model.pkl"]
     assert defaults["sign"]["model"] == "model.pkl"
     assert defaults["store"]["paths"] == ["requirements.txt", "Dockerfile"]
+    assert defaults["scan-deps"]["max_database_age_days"] == 7  # and how to get the data
+    assert "secpipe db update" in text and "secpipe db import" in text
     train = defaults["train"]
     assert (train["estimator"], train["data"], train["target"]) == (
         "train.py:build_estimator", "data/train.csv", "label")
@@ -126,7 +129,8 @@ def test_flask_app_with_holdout_wires_evaluate(tmp_path: Path) -> None:
     assert _init(root, "-q") == 0
     assert _defaults(root)["evaluate"]["data"] == "data/test.csv"
     assert load_project(root).config.policy.require == [
-        "scan-secrets", "scan-models", "train", "evaluate", "sign", "store"]
+        "scan-secrets", "scan-code", "scan-deps", "scan-models", "train", "evaluate", "sign",
+        "store"]
 
 
 def test_notebooks_only_leaves_training_commented(tmp_path: Path,
@@ -136,7 +140,7 @@ def test_notebooks_only_leaves_training_commented(tmp_path: Path,
     out = capsys.readouterr().out
     assert "train: not wired (only notebooks train (model.ipynb)" in out
     cfg = load_project(root).config
-    assert cfg.policy.require == ["scan-secrets"]
+    assert cfg.policy.require == ["scan-secrets", "scan-code"]  # notebooks are code
     defaults = _defaults(root)
     assert "train" not in defaults and "sign" not in defaults and "scan-models" not in defaults
     text = (root / "secpipe.yaml").read_text()
@@ -151,7 +155,7 @@ def test_llm_app_without_model(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert _init(root) == 0
     capsys.readouterr()
     cfg = load_project(root).config
-    assert cfg.policy.require == ["scan-secrets", "store"]
+    assert cfg.policy.require == ["scan-secrets", "scan-code", "scan-deps", "store"]
     defaults = _defaults(root)
     assert "sign" not in defaults and "train" not in defaults
     assert defaults["store"]["paths"] == ["requirements.txt"]

@@ -14,6 +14,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import requests
 from flask import Flask, jsonify, request
 
 DEFAULT_ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
@@ -56,6 +57,21 @@ def create_app(artifacts_dir: Path = DEFAULT_ARTIFACTS) -> Flask:
         best = int(probabilities.argmax())
         label = str(label_encoder.inverse_transform([model.classes_[best]])[0])
         return jsonify(label=label, score=round(float(probabilities[best]), 4))
+
+    @app.post("/admin/reload")
+    def reload_model() -> Any:
+        """Swap in a retrained model published at a URL: ``{"url": "https://.../model.pkl"}``.
+
+        DELIBERATE PLANTED PROBLEM (see README.md): the bytes come from a URL the *request*
+        names and go straight into ``pickle.loads``, so any caller of this endpoint runs code in
+        the server. secpipe's code scan must flag this load as a request-to-pickle path.
+        """
+        nonlocal model
+        body = request.get_json(silent=True) or {}
+        url = body.get("url", "")
+        response = requests.get(url, timeout=30)
+        model = pickle.loads(response.content)  # unsafe on purpose: planted for the code scan
+        return jsonify(status="reloaded")
 
     return app
 

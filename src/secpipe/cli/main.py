@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "store": ("store_cmd", "list, push and pull runs in an artifact store"),
     "init": ("init_cmd", "read the project and write a commented secpipe.yaml"),
     "steps": ("steps_cmd", "list step kinds and built-in pipelines"),
+    "db": ("db_cmd", "fill and inspect the local vulnerability database (OSV)"),
 }
 
 

@@ -30,6 +30,8 @@ BUILTIN_STEPS: dict[str, tuple[str, str]] = {
     "exec": ("secpipe.steps.exec", "ExecStep"),
     "gate": ("secpipe.policy.gate", "GateStep"),
     "load": ("secpipe.stores.steps", "LoadStep"),
+    "scan-code": ("secpipe.scanners.code.step", "CodeScanStep"),
+    "scan-deps": ("secpipe.scanners.deps.step", "DepsScanStep"),
     "scan-models": ("secpipe.scanners.models.step", "ModelScanStep"),
     "scan-secrets": ("secpipe.scanners.secrets.step", "SecretsScanStep"),
     "sign": ("secpipe.provenance.sign_step", "SignStep"),

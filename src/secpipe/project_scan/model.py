@@ -64,6 +64,8 @@ class ProjectScan:
     """Terraform files, Kubernetes manifests, CloudFormation templates."""
     frameworks: tuple[str, ...] = ()
     """Libraries the Python code imports that matter here (flask, langchain, torch …)."""
+    sources: int = 0
+    """Python files and notebooks seen: what ``scan-code`` reads."""
     files_seen: int = 0
     """Files listed."""
     truncated: tuple[str, ...] = ()

@@ -37,6 +37,10 @@ def _listing(title: str, items: list[str]) -> list[str]:
 def required_steps(scan: ProjectScan, choices: Choices) -> list[str]:
     """What the file wires, as ``policy.require``: each of them must then do real work."""
     require = ["scan-secrets"]
+    if scan.sources:
+        require.append("scan-code")
+    if dependency_manifests(scan):
+        require.append("scan-deps")
     if scan.models or choices.train:
         require.append("scan-models")
     if choices.train:
@@ -48,6 +52,31 @@ def required_steps(scan: ProjectScan, choices: Choices) -> list[str]:
     if choices.sign_model or choices.train or store_paths(scan):
         require.append("store")
     return require
+
+
+def dependency_manifests(scan: ProjectScan) -> list[str]:
+    """The requirement files found that ``scan-deps`` reads (not go.mod, Cargo.toml …)."""
+    from secpipe.scanners.deps.readers import is_manifest
+
+    return [r for r in scan.requirements if is_manifest(r)]
+
+
+def _deps(scan: ProjectScan) -> list[str]:
+    manifests = dependency_manifests(scan)
+    if not manifests:
+        return []
+    return ["  scan-deps:",
+            f"    # Dependencies declared in {_c(', '.join(manifests[:_LIST_MAX]))}: matched "
+            "against a local",
+            "    # OSV database that `secpipe db update` fills (`secpipe db import FILE` where "
+            "the network",
+            "    # cannot reach OSV). No data, or data older than max_database_age_days, fails "
+            "the step.",
+            "    # database: .secpipe/osv.sqlite3   # default: $SECPIPE_OSV_DB, else "
+            "~/.cache/secpipe/osv.sqlite3",
+            "    max_database_age_days: 7",
+            "    # licences: {deny: [AGPL-3.0-only, SSPL-1.0]}   # a licence policy over SPDX "
+            "expressions"]
 
 
 def store_paths(scan: ProjectScan) -> list[str]:
@@ -204,7 +233,7 @@ def render_config(scan: ProjectScan, choices: Choices) -> str:
         lines.append(f"    # LLM libraries found ({_c(', '.join(llm))}): API keys are what leak "
                      "here; keep this scan on.")
     if not scan.empty:
-        lines += [*_models(scan, choices), *_training(scan, choices)]
+        lines += [*_deps(scan), *_models(scan, choices), *_training(scan, choices)]
     lines += ["", "# Pipelines: a name of a built-in (mlsecops, devsecops) replaces it; "
               "`secpipe steps` lists both.", "# pipelines:", "#   quick:", "#     stages:",
               "#       - name: scan", "#         steps:", "#           - uses: scan-secrets",

@@ -52,7 +52,7 @@ def scan_project(root: Path) -> ProjectScan:
         notebooks_fitting=tuple(found.fitting), data=tuple(found.data),
         requirements=tuple(found.requirements), containers=tuple(found.containers),
         iac=tuple(found.iac), frameworks=tuple(sorted(found.frameworks)),
-        files_seen=len(entries), truncated=tuple(budget.hit))
+        sources=len(found.sources), files_seen=len(entries), truncated=tuple(budget.hit))
 
 
 def _text(entry: Entry, limit: int, budget: Budget) -> str:

@@ -97,6 +97,19 @@ def _azure_key(rng: random.Random) -> str:
     return base64.b64encode(rng.randbytes(64)).decode()
 
 
+CRYPT64 = "./" + string.digits + string.ascii_uppercase + string.ascii_lowercase
+
+
+def sha_crypt(rng: random.Random) -> str:
+    """A sha512-crypt string (``$6$salt$86 characters``) of random characters."""
+    return "$6$" + r(rng, CRYPT64, 16) + "$" + r(rng, CRYPT64, 86)
+
+
+def bcrypt(rng: random.Random) -> str:
+    """A bcrypt string (``$2y$10$`` and 53 characters) of random characters."""
+    return "$2y$10$" + r(rng, CRYPT64, 53)
+
+
 def _password(rng: random.Random) -> str:
     return "Maple" + rng.choice("#!%&") + str(rng.randrange(100, 9999)) + "tiger" + r(rng, ALNUM, 3)
 
@@ -299,6 +312,9 @@ SAMPLES: dict[str, tuple[Builder, Builder]] = {
     "secrets.generic-secret": (
         (lambda rng: assign("API_CLIENT_SECRET", r(rng, ALNUM, 30) + "7q")),
         (lambda rng: assign("API_CLIENT_SECRET_SHA256", r(rng, HEX, 64)))),
+    "secrets.password-hash": (
+        (lambda rng: f"svc-backup:{sha_crypt(rng)}:19700:0:99999:7:::\n"),
+        (lambda rng: f'LOGIN_PASSWORD_HASH = "{sha_crypt(rng)}"\n')),
     # --- command lines ---------------------------------------------------------------------------
     "secrets.curl-user-password": (
         (lambda rng: f"curl -fsS -u deploy:{_password(rng)} https://ci.internal/api\n"),

@@ -123,18 +123,26 @@ _SUPERSEDED = frozenset({"secrets.generic-password", "secrets.generic-secret",
 
 
 def scan_credential_file(fmt: credfiles.CredFile, text: str, member: str | None,
-                         out: FileScan) -> None:
-    """Add what the parser of a credential file's format finds. A secret a rule already
-    reported on the same line is reported once: under the parser's rule when the other was a
-    generic one, else under the other's."""
+                         out: FileScan, line_offset: int = 0,
+                         found_in: Iterator[credfiles.Found] | None = None) -> None:
+    """Add what the parser of a credential file's format finds (or ``found_in``). A secret a
+    rule already reported on the same line is reported once: under the parser's rule when the
+    other was a generic one (which may have read the value another way), else under the
+    other's."""
     mine = {(h.line, h.key): i for i, h in enumerate(out.hits) if h.member == member}
-    for found in fmt.parse(text):
+    generic = {h.line: i for i, h in enumerate(out.hits)
+               if h.member == member and h.rule_id in _SUPERSEDED}
+    for found in found_in if found_in is not None else fmt.parse(text):
         key = checks.sha256_hex(found.secret)
-        hit = Hit(found.rule_id, found.line, found.column, found.end_line or found.line, member,
-                  checks.redact(found.secret), key)
-        at = mine.get((found.line, key))
+        line = found.line + line_offset
+        hit = Hit(found.rule_id, line, found.column, (found.end_line or found.line) + line_offset,
+                  member, checks.redact(found.secret), key)
+        at = mine.get((line, key))
+        if at is None and line in generic:  # a generic rule read the same line another way
+            at = generic.pop(line)
+            mine[(line, key)] = at
         if at is None:
-            mine[(found.line, key)] = len(out.hits)
+            mine[(line, key)] = len(out.hits)
             out.hits.append(hit)
         elif out.hits[at].rule_id in _SUPERSEDED:
             out.hits[at] = hit
@@ -159,9 +167,13 @@ def _scan_blob(data: bytes, member: str | None, depth: int, budget: Budget, out:
             if inner is not None:
                 _scan_blob(inner, member, depth + 1, budget, out)
         return
+    if member is not None:
+        fmt = credfiles.credential_file(member)
     text = sources.decode_wide(data) if sources.maybe_wide(data) else None
     if text is None and sources.is_binary(data):
-        if member is None:
+        if fmt is not None and fmt.raw is not None:  # an encrypted store: the file is the leak
+            scan_credential_file(fmt, "", member, out, found_in=fmt.raw(data))
+        elif member is None:
             out.skipped = "binary"
         return
     if text is None:
@@ -172,8 +184,6 @@ def _scan_blob(data: bytes, member: str | None, depth: int, budget: Budget, out:
         return
     for unit, unit_text in sources.text_units(text):
         scan_text(unit_text, _join(member, unit) if unit else member, out)
-    if member is not None:
-        fmt = credfiles.credential_file(member)
     if fmt is not None:
         scan_credential_file(fmt, text, member, out)
 

@@ -3,7 +3,9 @@
 It runs the ``git`` command (no shell, a fixed argument list, external diff drivers and text
 conversion filters disabled) and streams ``git log --all -p -U0``: each run of added lines is
 scanned as one text block, so a secret is reported at the commit that introduced it, with its line
-in that commit's version of the file. The output read is bounded; hitting the bound is reported.
+in that commit's version of the file. Credential files known by name (:mod:`.credfiles`) are read
+by their parsers here too, on the lines each commit added to them. The output read is bounded;
+hitting the bound is reported.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from pathlib import Path
 from typing import Protocol
 
 from secpipe.core.errors import InputError, StepError
-from secpipe.scanners.secrets.engine import FileScan, Hit, scan_text
+from secpipe.scanners.secrets.credfiles import credential_file
+from secpipe.scanners.secrets.engine import FileScan, Hit, scan_credential_file, scan_text
 
 _HUNK = re.compile(rb"^@@ -[0-9]+(?:,[0-9]+)? \+([0-9]+)")
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C",
@@ -95,7 +98,11 @@ class _Parser:
         if b"\x00" in raw:
             return
         scan = FileScan()
-        scan_text(raw.decode("utf-8", "replace"), None, scan, self.block_start - 1)
+        text = raw.decode("utf-8", "replace")
+        scan_text(text, None, scan, self.block_start - 1)
+        fmt = credential_file(self.path)
+        if fmt is not None:  # a credential file known by name: its parser reads the added lines
+            scan_credential_file(fmt, text, None, scan, self.block_start - 1)
         self.out.hits.extend((self.commit, self.path, hit) for hit in scan.hits)
 
     def feed(self, line: bytes) -> None:

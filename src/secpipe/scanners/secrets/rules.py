@@ -26,7 +26,7 @@ from functools import cache
 from secpipe.core.findings import Confidence, Severity
 
 #: Bump when rules change: cached scan results of older rule sets are then ignored.
-RULES_VERSION = "2026.12.04-1"
+RULES_VERSION = "2026.12.04-2"
 
 Validator = Callable[[str, "re.Match[str]"], bool]
 
@@ -103,12 +103,13 @@ def all_rules() -> tuple[Rule, ...]:
     from secpipe.scanners.secrets import (
         rules_cmdline,
         rules_context,
+        rules_hashes,
         rules_structured,
         rules_tokens,
     )
 
-    rules = (rules_tokens.RULES + rules_structured.RULES + rules_cmdline.RULES
-             + rules_context.RULES)
+    rules = (rules_tokens.RULES + rules_structured.RULES + rules_hashes.RULES
+             + rules_cmdline.RULES + rules_context.RULES)
     ids = [r.id for r in rules]
     if len(ids) != len(set(ids)):  # pragma: no cover - guarded by a test
         raise RuntimeError("duplicate secret rule id")

@@ -36,6 +36,10 @@ def _wide_encoding(data: bytes) -> tuple[str, int] | None:
     sample = data[:_SAMPLE]
     if len(sample) < 4 or b"\x00" not in sample:
         return None
+    # ASCII-range UTF-16 is about half NULs, UTF-32 three quarters: most binaries are neither
+    nuls = sample.count(0) / len(sample)
+    if not (0.4 <= nuls <= 0.6 or 0.65 <= nuls <= 0.85):
+        return None
     for width, codec, at in ((4, "utf-32-le", 0), (4, "utf-32-be", 3),
                              (2, "utf-16-le", 0), (2, "utf-16-be", 1)):
         sample = sample[: len(sample) - len(sample) % width]
