@@ -16,11 +16,19 @@ from secpipe.cli.main import main
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "request-classifier"
 
 
+def with_osv_data(root: Path, database: Path) -> None:
+    """The example's own OSV database (its secpipe.yaml names it), filled as the demo fills it:
+    from the fixture set (here: the copy the test session imported once)."""
+    (root / ".secpipe").mkdir(exist_ok=True)
+    shutil.copy(database, root / ".secpipe" / "osv.sqlite3")
+
+
 @pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def example(tmp_path_factory: pytest.TempPathFactory, osv_database: Path) -> Path:
     root = tmp_path_factory.mktemp("e2e") / "request-classifier"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".secpipe", "data", "artifacts",
                                                                   "__pycache__"))
+    with_osv_data(root, osv_database)
     subprocess.run([sys.executable, str(root / "build_dataset.py"), "--out", str(root / "data")],
                    check=True, capture_output=True)
     return root
@@ -42,6 +50,18 @@ def test_mlsecops_on_example_fails_on_planted_secret_then_passes_after_suppressi
     gate = next(s for s in report["steps"] if s["kind"] == "gate")
     assert gate["status"] == "failed"
 
+    # the code scan: the model loaded from a URL the request names (README plant 6)
+    loads = [f for f in report["findings"] if f["rule_id"] == "code.pickle-deserialization"
+             and f["location"]["path"] == "app/serve.py" and f["severity"] == "critical"]
+    assert len(loads) == 1 and "requests.get" in loads[0]["message"], loads
+    # the dependency scan: the vulnerable pin, its advisory and fixed version (README plant 7)
+    pins = [f for f in report["findings"] if f["rule_id"] == "deps.vulnerable"
+            and f["location"]["path"] == "requirements.txt"]
+    pin = next(f for f in pins if "GHSA-9wx4-h78v-vm56" in f["message"])
+    assert "requests 2.31.0" in pin["message"] and "fixed in 2.32.0" in pin["message"]
+    deps = next(s for s in report["steps"] if s["kind"] == "scan-deps")
+    assert "OSV data loaded" in deps["message"]  # the data's age, in every result
+
     # nothing of the secret in clear in the run store
     token_line = next(line for cell in json.loads(
         (example / "notebooks" / "explore.ipynb").read_text())["cells"]
@@ -50,8 +70,9 @@ def test_mlsecops_on_example_fails_on_planted_secret_then_passes_after_suppressi
     token = token_line.split("HF_TOKEN=", 1)[1].split()[0]
     assert token.encode() not in (example / ".secpipe" / "runs.db").read_bytes()
 
-    assert main(["suppress", leak["fingerprint"], "--reason", "planted demo token, never issued",
-                 "-C", str(example)]) == 0
+    for planted in (leak, loads[0]):
+        assert main(["suppress", planted["fingerprint"], "--reason", "planted on purpose (README)",
+                     "-C", str(example)]) == 0
     capsys.readouterr()
     code = main(["run", "mlsecops", "-C", str(example), "-q", "--json"])
     report = json.loads(capsys.readouterr().out)
@@ -67,17 +88,20 @@ def test_mlsecops_on_example_fails_on_planted_secret_then_passes_after_suppressi
 
 @pytest.mark.slow
 def test_mlsecops_model_gate_catches_pickles_and_planted_malicious_model(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], osv_database: Path
 ) -> None:
     root = tmp_path / "request-classifier"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".secpipe", "data", "artifacts",
                                                                   "models", "__pycache__"))
+    with_osv_data(root, osv_database)
     for script in ("build_dataset.py", "train.py", "plant_malicious_model.py"):
         subprocess.run([sys.executable, str(root / script)], check=True, capture_output=True,
                        cwd=root)
     assert main(["suppress", "--rule", "secrets.huggingface-token", "--path",
                  "notebooks/explore.ipynb", "--reason", "planted demo token",
                  "-C", str(root)]) == 0
+    assert main(["suppress", "--rule", "code.pickle-deserialization", "--path", "app/serve.py",
+                 "--reason", "planted unsafe loads (README)", "-C", str(root)]) == 0
     capsys.readouterr()
     assert main(["run", "mlsecops", "-C", str(root), "-q", "--json"]) == 1
     report = json.loads(capsys.readouterr().out)

@@ -19,16 +19,18 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "request-classifier
 
 @pytest.mark.slow
 def test_example_mlsecops_signs_and_stores_then_devsecops_loads_and_verifies(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], osv_database: Path) -> None:
     root = tmp_path / "request-classifier"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(
         ".secpipe", "data", "artifacts", "__pycache__", ".secpipe-suppressions.yaml"))
+    (root / ".secpipe").mkdir()  # the example's own OSV database, as the demo fills it
+    shutil.copy(osv_database, root / ".secpipe" / "osv.sqlite3")
     subprocess.run([sys.executable, str(root / "build_dataset.py"), "--out", str(root / "data")],
                    check=True, capture_output=True)
     assert main(["run", "mlsecops", "-C", str(root), "-q", "--json"]) == 1  # the planted secret
     for leak in json.loads(capsys.readouterr().out)["findings"]:
-        if leak["severity"] in ("high", "critical"):  # the planted token (README: deliberate)
-            assert main(["suppress", leak["fingerprint"], "--reason", "planted demo token",
+        if leak["severity"] in ("high", "critical"):  # the plants (README: deliberate)
+            assert main(["suppress", leak["fingerprint"], "--reason", "planted on purpose",
                          "-C", str(root)]) == 0
     capsys.readouterr()
 
