@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-
 OSV_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "osv"
 
 

@@ -75,12 +75,41 @@ def test_one_file_models_scan_imports_only_what_the_file_needs(tmp_path: Path) -
     assert sorted(loaded.intersection(NOT_FOR_A_PICKLE)) == []
 
 
+#: what a one-file models scan without a project configuration does without: the settings
+#: models (the options are recorded, the values plain), the sinks, the policy, the event types
+#: of a console that shows none
+NOT_WITHOUT_A_CONFIG = ("pydantic", "pydantic_core", "secpipe.core.settings",
+                        "secpipe.scanners.base", "secpipe.scanners.models.step",
+                        "secpipe.sinks", "secpipe.sinks.interface", "secpipe.policy.model",
+                        "secpipe.pipeline.execute", "secpipe.pipeline.config")
+
+
+@pytest.mark.parametrize("argv", [("-q",), ("--json",), ("--exclude", "x/", "-q"),
+                                  ("--format", "sarif", "--output", "out.sarif")])
+def test_one_file_models_scan_needs_no_settings_model(tmp_path: Path,
+                                                      argv: tuple[str, ...]) -> None:
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps({"w": [1.0, 2.0]}))
+    loaded = _modules(tmp_path, "scan", "models", "model.pkl", *argv)
+    assert "secpipe.scanners.models.engine" in loaded
+    assert sorted(loaded.intersection(NOT_WITHOUT_A_CONFIG)) == []
+    if "-q" in argv:
+        assert "secpipe.core.events" not in loaded  # a quiet console makes no event
+
+
 def test_a_reader_is_imported_when_its_format_is_met(tmp_path: Path) -> None:
     header = json.dumps({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
     (tmp_path / "w.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 4)
     loaded = _modules(tmp_path, "scan", "models", "w.safetensors", "-q")
     assert "secpipe.scanners.models.formats" in loaded
     assert sorted(loaded.intersection(NOT_FOR_A_PICKLE[2:])) == []
+
+
+def test_a_text_file_loads_no_leftover_reader(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("nothing to report\n" * 20)
+    loaded = _modules(tmp_path, "scan", "models", "notes.txt", "-q")
+    assert "secpipe.scanners.models.sniff" in loaded
+    left = ("secpipe.scanners.models.savedmodel", "secpipe.scanners.models.configs", "yaml")
+    assert sorted(loaded.intersection(left)) == []
 
 
 def test_one_file_secrets_scan_starts_no_pool(tmp_path: Path) -> None:

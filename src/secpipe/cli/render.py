@@ -1,5 +1,9 @@
 """Console rendering: progress while a run goes (a sink), a summary table at the end.
 
+:class:`ConsolePrinter` prints events; :class:`ConsoleSink` is the same printer as a sink of a
+run's bus, made when first asked for, so a command that runs no bus (``secpipe scan``) imports
+neither the sink interface nor pydantic, and ``-q`` not even the event types.
+
 Every line shown goes through :func:`~secpipe.reports.escape.printable`: a file name, a step
 message or a tool's text cannot put a control character (an ANSI escape sequence, a newline, a
 bidi override) or an undecodable byte on the terminal; each is shown as a visible escape.
@@ -7,55 +11,34 @@ bidi override) or an undecodable byte on the terminal; each is shown as a visibl
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from secpipe.core.events import (
-    Event,
-    RunFinished,
-    RunStarted,
-    StageStarted,
-    StepFinished,
-    StepLog,
-    StepProgress,
-)
-from secpipe.core.findings import Finding
-from secpipe.core.results import GateDecision
 from secpipe.reports.escape import printable
-from secpipe.runstore.records import RunRecord
-from secpipe.sinks.interface import NoSecrets, Sink, SinkContext, SinkSettings
+
+if TYPE_CHECKING:
+    from secpipe.core.events import Event, StepFinished, StepProgress
+    from secpipe.core.findings import Finding
+    from secpipe.core.results import GateDecision
+    from secpipe.runstore.records import RunRecord
 
 _MARK = {"passed": "ok", "failed": "FAILED", "error": "ERROR", "skipped": "skipped"}
 
 
-class ConsoleSettings(SinkSettings):
-    """The console takes every event and never retries (a retried write would print twice)."""
-
-    events: list[str] = ["*"]
-    retries: int = 0
-
-
-class ConsoleSink(Sink[ConsoleSettings]):
+class ConsolePrinter:
     """Prints run events to stderr: a live status line on a terminal, sparse lines otherwise.
 
-    Made by the CLI (``--quiet`` silences it), not from ``secpipe.yaml``; a run hands it to the
-    :class:`~secpipe.sinks.bus.SinkBus` like any sink. Calling it (``sink(event)``) prints
-    synchronously, for commands that run no bus (``secpipe scan``). Gate reasons are printed
-    from the ``step.finished`` event of the gate step; ``gate.decided`` adds nothing here.
+    Calling it (``printer(event)``) prints synchronously, for commands that run no bus
+    (``secpipe scan``); ``--quiet`` silences it. Gate reasons are printed from the
+    ``step.finished`` event of the gate step; ``gate.decided`` adds nothing here. It needs no
+    sink machinery: :class:`ConsoleSink` is this printer as a sink of a run's bus.
     """
 
-    kind = "console"
-    summary = "progress and results on stderr"
-    Settings = ConsoleSettings
-
-    def __init__(self, settings: ConsoleSettings | None = None,
-                 context: SinkContext | None = None, *, stream: TextIO | None = None,
-                 quiet: bool = False) -> None:
-        super().__init__(settings or ConsoleSettings(),
-                         context or SinkContext("console", Path("."), NoSecrets()))
+    def __init__(self, *, stream: TextIO | None = None, quiet: bool = False) -> None:
         self.stream = stream or sys.stderr
         self.quiet = quiet
         self.tty = self.stream.isatty()
@@ -75,6 +58,16 @@ class ConsoleSink(Sink[ConsoleSettings]):
     def deliver(self, event: Event) -> None:
         if self.quiet:
             return
+        # the event types are imported when a first event is shown (``-q`` never imports them)
+        from secpipe.core.events import (
+            RunFinished,
+            RunStarted,
+            StageStarted,
+            StepFinished,
+            StepLog,
+            StepProgress,
+        )
+
         if isinstance(event, RunStarted):
             self._line(f"secpipe: running pipeline {event.pipeline} (run {event.run_id})")
         elif isinstance(event, StageStarted):
@@ -119,6 +112,61 @@ class ConsoleSink(Sink[ConsoleSettings]):
             self._line(f"           gate: {reason}")
         for note in decision.notes:
             self._line(f"           note: {note}")
+
+
+if TYPE_CHECKING:  # what the type checker sees; at run time made by _sink_classes()
+    from secpipe.sinks.interface import Sink, SinkContext, SinkSettings
+
+    class ConsoleSettings(SinkSettings):
+        """The console takes every event and never retries."""
+
+    class ConsoleSink(ConsolePrinter, Sink[ConsoleSettings]):
+        """The console printer as a sink of a run's bus."""
+
+        def __init__(self, settings: ConsoleSettings | None = None,
+                     context: SinkContext | None = None, *, stream: TextIO | None = None,
+                     quiet: bool = False) -> None: ...
+
+
+@functools.cache
+def _sink_classes() -> dict[str, type]:
+    """``ConsoleSettings`` and ``ConsoleSink``, made when first asked for: the sink interface
+    (pydantic settings) is imported only by commands that run a bus."""
+    from secpipe.sinks.interface import NoSecrets, Sink, SinkContext, SinkSettings
+
+    class ConsoleSettings(SinkSettings):
+        """The console takes every event and never retries (a retried write would print
+        twice)."""
+
+        events: list[str] = ["*"]
+        retries: int = 0
+
+    class ConsoleSink(ConsolePrinter, Sink[ConsoleSettings]):
+        """:class:`ConsolePrinter` as a sink: made by the CLI (``--quiet`` silences it), not
+        from ``secpipe.yaml``; a run hands it to the :class:`~secpipe.sinks.bus.SinkBus` like
+        any sink."""
+
+        kind = "console"
+        summary = "progress and results on stderr"
+        Settings = ConsoleSettings
+
+        def __init__(self, settings: ConsoleSettings | None = None,
+                     context: SinkContext | None = None, *, stream: TextIO | None = None,
+                     quiet: bool = False) -> None:
+            Sink.__init__(self, settings or ConsoleSettings(),
+                          context or SinkContext("console", Path("."), NoSecrets()))
+            ConsolePrinter.__init__(self, stream=stream, quiet=quiet)
+
+    made: dict[str, type] = {"ConsoleSettings": ConsoleSettings, "ConsoleSink": ConsoleSink}
+    for name, cls in made.items():
+        cls.__qualname__ = name
+    return made
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("ConsoleSettings", "ConsoleSink"):
+        return _sink_classes()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def line(out: TextIO, text: str = "") -> None:

@@ -12,6 +12,17 @@ The step runs under the pipeline's own crash guard
 one-line error and exit 2, never a traceback and never exit 1. The result is rendered like a run
 (table, JSON, or any report format with ``--format``/``--output``); exit 1 means a finding at
 ``--fail-on`` or worse.
+
+The plain path: for a scanner whose options are recorded (:mod:`secpipe.core.scan_options`) and
+that has an engine entry on plain values (``scan models``: :func:`~secpipe.scanners.models.engine.
+scan_tree`), the parser is built from the record and, when every option given is within its
+field's recorded bounds, the scan runs on plain values under the same crash guard
+(:func:`secpipe.core.guard.guarded`) without importing the scanner's settings model, pydantic,
+the sinks or the policy model, so a one-file pre-commit scan starts about as fast as a peer
+(``docs/benchmarks.md``, "One-file start-up"). The findings, messages, exit codes and output
+are the same as the model's path (a test compares both on the model corpus). A project
+configuration (``secpipe.yaml``, suppressions, ``--config``), a value outside a bound or a
+scanner without a recorded table takes the model's path.
 """
 
 from __future__ import annotations
@@ -21,25 +32,32 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from secpipe import __version__
-from secpipe.cli.render import ConsoleSink, findings_table, line
+from secpipe.cli.render import ConsolePrinter, findings_table, line
 from secpipe.cli.scan_remote import fetch, is_store_uri, relocate
 from secpipe.core import exitcodes
 from secpipe.core.errors import ConfigError, InputError
-from secpipe.core.events import StepLog, StepProgress
 from secpipe.core.findings import Severity
 from secpipe.core.registry import BUILTIN_STEPS, SCANNER_PREFIX, load_kind, scanner_kinds
 from secpipe.core.results import StepResult, StepStatus
+from secpipe.core.scan_options import RECORDED, OptionSpec
 from secpipe.core.step import StepContext, StepKind
-from secpipe.pipeline.execute import run_guarded
 from secpipe.reports import FORMATS, write_report
 from secpipe.reports.escape import printable
-from secpipe.runstore.records import RunRecord, StageRecord, StepRecord
-from secpipe.scanners.options import add_setting_options, settings_from_args
+from secpipe.scanners.options import add_options, plain_values, scanner_table, settings_from_args
+
+if TYPE_CHECKING:
+    from secpipe.runstore.records import RunRecord
+
+PLAIN_SCANNERS = ("models",)
+"""Scanners ``secpipe scan`` can run on plain values (see the module's docstring)."""
+PROJECT_FILES = ("secpipe.yaml", "secpipe.yml", ".secpipe.yaml", ".secpipe-suppressions.yaml")
+"""A project folder holding one of these takes the model's path (the project's configuration is
+read there); the names are :mod:`secpipe.pipeline.config`'s (a test checks it)."""
 
 HELP = "run one scanner on a path"
 
@@ -64,13 +82,19 @@ def add_parser_for(subparsers: Any, common: argparse.ArgumentParser,
         if chosen in names:
             names = {chosen: names[chosen]}
     for name, kind_name in names.items():
+        if name == chosen and name in RECORDED and kind_name == RECORDED[name].kind:
+            table = RECORDED[name]  # the scanner is imported only if the scan needs it
+            _add_scanner(inner, common, name, table.summary, table.options)
+            continue
         if name == chosen:  # a scanner that cannot be used is an error only when chosen
-            _add_scanner(inner, common, name, load_kind(kind_name))
+            table = scanner_table(load_kind(kind_name))
+            _add_scanner(inner, common, name, table.summary, table.options)
             continue
         try:
             kind = load_kind(kind_name)
             if argv is None:
-                _add_scanner(inner, common, name, kind)
+                table = scanner_table(kind)
+                _add_scanner(inner, common, name, table.summary, table.options)
                 continue
             summary = kind.summary
         except ConfigError as exc:  # a broken plugin is listed, not fatal to the others
@@ -79,8 +103,8 @@ def add_parser_for(subparsers: Any, common: argparse.ArgumentParser,
         inner.add_parser(name, help=summary, add_help=False)
 
 
-def _add_scanner(inner: Any, common: argparse.ArgumentParser, name: str,
-                 kind: type[StepKind[Any]]) -> None:
+def _add_scanner(inner: Any, common: argparse.ArgumentParser, name: str, summary: str,
+                 options: Sequence[OptionSpec]) -> None:
     # options are gathered apart first, so a clash is a ConfigError before `inner` changes
     own = argparse.ArgumentParser(add_help=False, parents=[common])
     own.add_argument("paths", nargs="+", metavar="PATH",
@@ -94,8 +118,8 @@ def _add_scanner(inner: Any, common: argparse.ArgumentParser, name: str,
                      help="write a report in this format")
     own.add_argument("-o", "--output", metavar="FILE",
                      help="report file (default: standard output)")
-    add_setting_options(own, kind.Settings, f"scanner {name!r}")
-    sp = inner.add_parser(name, parents=[own], help=kind.summary, description=kind.summary,
+    add_options(own, options, f"scanner {name!r}")
+    sp = inner.add_parser(name, parents=[own], help=summary, description=summary,
                           epilog=exitcodes.EPILOG)
     sp.set_defaults(func=run, scan_command=name)
 
@@ -114,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     name: str = args.scan_command
-    kind = load_kind(SCANNER_PREFIX + name)
+    plain = name in PLAIN_SCANNERS and name in RECORDED and not _project_config(args)
+    kind = None if plain else load_kind(SCANNER_PREFIX + name)
     try:
         fail_on = Severity.parse(args.fail_on)
     except ValueError as exc:
@@ -122,28 +147,69 @@ def _run(args: argparse.Namespace) -> int:
     remote = [p for p in args.paths if is_store_uri(p)]
     if remote and len(args.paths) > 1:
         raise InputError("scan one store URI at a time, without local paths beside it")
-    sink = ConsoleSink(quiet=(args.quiet or args.json) and not args.verbose)
+    sink = ConsolePrinter(quiet=(args.quiet or args.json) and not args.verbose)
     with tempfile.TemporaryDirectory(prefix="secpipe-scan-") as tmp:
         work = Path(tmp)
         root, rel = (work / "fetched", ["."]) if remote else _local_paths(args.paths)
-        settings = settings_from_args(kind.Settings, args, rel, f"scan {name}")
+        step = _plain_step(name, args, rel) if plain else None
+        if step is None:  # the scanner's settings model validates the options
+            kind = kind or load_kind(SCANNER_PREFIX + name)
+            step = _model_step(kind, args, rel, name)
         if remote:  # options are checked before anything is downloaded
+            from secpipe.core.events import StepLog
+
             count = fetch(remote[0], root, insecure=args.insecure)
             sink(StepLog("scan", step=name, message=f"fetched {count} object(s)"))
         ctx = _context(args, name, root, work, sink)
         started = time.time()
-        result = run_guarded(kind, ctx, settings)
+        result = step(ctx)
         duration = time.time() - started
     if remote:
         result = relocate(result, remote[0])
-    record = _as_run(name, SCANNER_PREFIX + name, remote[0] if remote else str(root), started,
-                     duration, result)
-    _render(args, record, result, duration)
+    _render(args, name, remote[0] if remote else str(root), started, duration, result)
     if result.status is StepStatus.ERROR:
         print(f"secpipe: error: {printable(result.message)}", file=sys.stderr)
         return exitcodes.ERROR
     worst = max((f.severity.rank for f in result.findings), default=-1)
     return exitcodes.GATE_FAILED if worst >= fail_on.rank else exitcodes.PASSED
+
+
+Step = Callable[[StepContext], StepResult]
+
+
+def _model_step(kind: type[StepKind[Any]], args: argparse.Namespace, rel: list[str],
+                name: str) -> Step:
+    """The scan through the kind's settings model and ``run`` (the pipeline's way)."""
+    from secpipe.pipeline.execute import run_guarded
+
+    settings = settings_from_args(kind.Settings, args, rel, f"scan {name}")
+    return lambda ctx: run_guarded(kind, ctx, settings)
+
+
+def _plain_step(name: str, args: argparse.Namespace, rel: list[str]) -> Step | None:
+    """The scan on plain values from the recorded options; None when the model must validate
+    them (then :func:`_model_step` names the problem)."""
+    from secpipe.core.guard import guarded
+
+    values = plain_values(RECORDED[name], args, rel)
+    if values is None:
+        return None
+    if name != "models":  # pragma: no cover - PLAIN_SCANNERS names only scanners handled here
+        return None
+    from secpipe.scanners.models.engine import ModelScanOptions, scan_tree
+
+    options = ModelScanOptions.from_values(values)
+    kind = RECORDED[name].kind
+    return lambda ctx: guarded(ctx, lambda: scan_tree(ctx, options), kind)
+
+
+def _project_config(args: argparse.Namespace) -> bool:
+    """True when a project configuration may apply: ``--config``, or one of
+    :data:`PROJECT_FILES` in the project folder or the current one (even a dangling link)."""
+    if getattr(args, "config", None):
+        return True
+    folders = {Path(getattr(args, "project", None) or "."), Path(".")}
+    return any(os.path.lexists(folder / f) for folder in folders for f in PROJECT_FILES)
 
 
 def _local_paths(given: list[str]) -> tuple[Path, list[str]]:
@@ -167,28 +233,34 @@ def _local_paths(given: list[str]) -> tuple[Path, list[str]]:
 
 
 def _context(args: argparse.Namespace, name: str, root: Path, work: Path,
-             sink: ConsoleSink) -> StepContext:
+             sink: ConsolePrinter) -> StepContext:
     """An ad-hoc run: its state folder is the temporary one, never the project's."""
     from secpipe.keys.refs import SecretResolver
 
     secrets = SecretResolver(root)
     state = work / "state"
-    return StepContext(
+    ctx = StepContext(
         project_root=root, workdir=state / "runs" / "scan" / name, run_id="scan",
         pipeline="scan", step_id=name, state_dir=state, cache_dir=_cache_dir(),
-        secrets=secrets, debug=bool(args.verbose),
-        progress=lambda d, t, w: sink(StepProgress("scan", step=name, done=d, total=t, what=w)),
-        log=lambda m: sink(StepLog("scan", step=name, message=secrets.redact(m))),
-    )
+        secrets=secrets, debug=bool(args.verbose))
+    if not sink.quiet:  # a quiet console shows no event: none is made (nor its types imported)
+        from secpipe.core.events import StepLog, StepProgress
+
+        ctx.progress = lambda d, t, w: sink(StepProgress("scan", step=name, done=d, total=t,
+                                                         what=w))
+        ctx.log = lambda m: sink(StepLog("scan", step=name, message=secrets.redact(m)))
+    return ctx
 
 
-def _render(args: argparse.Namespace, record: RunRecord, result: StepResult,
-            duration: float) -> None:
+def _render(args: argparse.Namespace, name: str, root: str, started: float, duration: float,
+            result: StepResult) -> None:
     if args.format or args.output:
+        record = _as_run(name, SCANNER_PREFIX + name, root, started, duration, result)
         write_report(record, args.format or "json", Path(args.output) if args.output else None)
     elif args.json:
         from secpipe.reports.json_report import render
 
+        record = _as_run(name, SCANNER_PREFIX + name, root, started, duration, result)
         sys.stdout.write(render(record))
     else:
         findings_table(result.findings, sys.stdout)
@@ -213,6 +285,8 @@ def _skipped_summary(result: StepResult, out: TextIO, shown: int = 5) -> None:
 
 def _as_run(name: str, kind: str, root: str, started: float, duration: float,
             result: StepResult) -> RunRecord:
+    from secpipe.runstore.records import RunRecord, StageRecord, StepRecord
+
     step = StepRecord(
         step_id=name, kind=kind, stage="scan", status=result.status, started=started,
         duration=duration, message=result.message, tool=result.tool or f"secpipe {__version__}",

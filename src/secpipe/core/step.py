@@ -6,6 +6,12 @@ It never prints: it reports progress and log lines through the :class:`StepConte
 a :class:`StepResult`. The context is the only channel between the runner and a step: the
 records of this run's finished steps, the typed policy, the state folder, secrets and the run
 history all arrive through it, so no step opens the run store or re-reads the configuration.
+
+Importing this module does not import pydantic: :class:`StepSettings` lives in
+:mod:`secpipe.core.settings` and is imported from there when it is first asked for (``from
+secpipe.core.step import StepSettings`` works as always), and the context's default policy (a
+pydantic model) is built when a step first reads ``ctx.policy``. A one-file ``secpipe scan``
+that needs neither starts without them.
 """
 
 from __future__ import annotations
@@ -14,25 +20,29 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
-
-from pydantic import BaseModel, ConfigDict
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
 from secpipe.core.findings import Finding
 from secpipe.core.interfaces import RunHistory, Secrets
 from secpipe.core.results import FinishedStep, StepResult, StepStatus
 
 if TYPE_CHECKING:
+    from secpipe.core.settings import StepSettings
     from secpipe.policy.model import PolicySpec, SuppressionSpec
 
 DEFAULT_STATE_DIR = ".secpipe"
 
+__all__ = ["DEFAULT_STATE_DIR", "LogFn", "ProgressFn", "SettingsT", "StepContext", "StepKind",
+           "StepSettings"]
 
-class StepSettings(BaseModel):
-    """Base of every step's ``with:`` settings: unknown keys are errors; a field's docstring is
-    its description (``secpipe scan --help`` shows it)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+def __getattr__(name: str) -> Any:
+    """``StepSettings`` (and so pydantic) is imported when first asked for."""
+    if name == "StepSettings":
+        from secpipe.core.settings import StepSettings
+
+        return StepSettings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 ProgressFn = Callable[[int, int | None, str], None]
@@ -47,10 +57,30 @@ def _no_log(message: str) -> None:
     return None
 
 
-def _default_policy() -> PolicySpec:
-    from secpipe.policy.model import DEFAULT_POLICY  # policy builds on core, not the reverse
+class _DefaultPolicy:
+    """``StepContext.policy``: the value given when the context was made, else the default
+    policy, built when first read (policy builds on core, not the reverse, and the default is
+    a pydantic model a one-file scan never reads)."""
 
-    return DEFAULT_POLICY
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _DefaultPolicy: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> PolicySpec: ...
+    def __get__(self, obj: object | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self  # the dataclass takes the descriptor as the field's default
+        value = obj.__dict__.get(self.slot, self)
+        if value is self:
+            from secpipe.policy.model import DEFAULT_POLICY
+
+            value = obj.__dict__[self.slot] = DEFAULT_POLICY
+        return value
+
+    def __set__(self, obj: object, value: PolicySpec | _DefaultPolicy) -> None:
+        obj.__dict__[self.slot] = value
 
 
 @dataclass
@@ -69,7 +99,7 @@ class StepContext:
     """Id of this step inside the pipeline."""
     earlier: tuple[FinishedStep, ...] = ()
     """This run's steps of earlier stages, in the order they ended (results in memory)."""
-    policy: PolicySpec = field(default_factory=_default_policy)
+    policy: _DefaultPolicy = _DefaultPolicy()
     """The project's gate policy (``secpipe.yaml`` ``policy:``), validated."""
     suppressions: tuple[SuppressionSpec, ...] = ()
     """Suppressions from ``secpipe.yaml`` and ``.secpipe-suppressions.yaml``."""
@@ -136,7 +166,17 @@ class StepContext:
         return self.secrets.redact(text) if self.secrets is not None else text
 
 
-SettingsT = TypeVar("SettingsT", bound=StepSettings)
+SettingsT = TypeVar("SettingsT", bound="StepSettings")
+
+
+class _BaseSettings:
+    """``StepKind.Settings`` of a kind that sets none: :class:`StepSettings`, imported when
+    first asked for."""
+
+    def __get__(self, obj: object, owner: type | None = None) -> type[StepSettings]:
+        from secpipe.core.settings import StepSettings
+
+        return StepSettings
 
 
 class StepKind(Generic[SettingsT]):
@@ -147,8 +187,11 @@ class StepKind(Generic[SettingsT]):
     """The ``uses:`` name."""
     summary: ClassVar[str] = ""
     """One line for ``secpipe steps``."""
-    Settings: ClassVar[type[StepSettings]] = StepSettings
-    """The ``with:`` model (the same class as the type parameter)."""
+    if TYPE_CHECKING:
+        Settings: ClassVar[type[StepSettings]]
+        """The ``with:`` model (the same class as the type parameter)."""
+    else:
+        Settings = _BaseSettings()
     produces_metrics: ClassVar[tuple[str, ...]] = ()
     """Names of the metrics its results can carry, as ``fnmatch`` patterns (``accuracy``,
     ``f1_*``); a metric bound no step of a pipeline can produce is refused when it is planned."""

@@ -11,9 +11,12 @@ import importlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from secpipe.core.output import write_text
-from secpipe.runstore.records import RunRecord
+
+if TYPE_CHECKING:  # annotations only: a one-file scan does not import the run store
+    from secpipe.runstore.records import RunRecord
 
 
 def _lazy(module: str) -> Callable[[RunRecord], str]:

@@ -5,22 +5,42 @@ content (:func:`~.sniff.sniff`) and hands it to the reader of its format; contai
 members back to :meth:`ModelScanner.scan_blob` one level deeper. Every bound (depth, member count,
 bytes read, time) that stops the analysis becomes a ``models.scan-incomplete`` finding, and a
 blob whose typing ran out of budget a ``models.undecided`` one: both high, never a silent pass.
+
+:func:`scan_tree` is the whole ``scan-models`` step on plain values (:class:`ModelScanOptions`):
+the step converts its pydantic settings into them (:meth:`ModelScanOptions.from_values`), and
+``secpipe scan models FILE`` builds them from its options without pydantic (same values, same
+result).
 """
 
 from __future__ import annotations
 
 import mmap
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from secpipe import __version__
 from secpipe.core.findings import Finding, Severity
+from secpipe.core.results import Skipped, StepResult, StepStatus
 from secpipe.scanners.models import candidates
 from secpipe.scanners.models.pickle_scan import PickleOptions, looks_like_pickle, scan_pickles
 from secpipe.scanners.models.pickle_vm import OPCODES, Buf, VMBudget
 from secpipe.scanners.models.report import Collector, Where
 from secpipe.scanners.models.sniff import UNDECIDED, sniff
 from secpipe.scanners.models.zipread import find_eocd
+from secpipe.scanners.walk import DEFAULT_EXCLUDES, UNREADABLE, FileEntry, collect, unreadable
+
+if TYPE_CHECKING:
+    from secpipe.core.step import StepContext
+
+
+PROTOBUF_FIRST_BYTES = frozenset((0x08, 0x0A, 0x12))
+"""First bytes of the only protobufs :func:`~.savedmodel.scan_other_protobuf` reads (a test
+checks that it reads no other)."""
+CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
+"""Every config name :func:`~.configs.is_config_name` accepts ends so (a test checks it)."""
 
 
 @dataclass(frozen=True)
@@ -126,14 +146,18 @@ class ModelScanner:
             return
         kind = sniff(buf)
         if kind is None:
-            from secpipe.scanners.models.savedmodel import scan_other_protobuf
+            # the readers of what content typing leaves over are imported only for a blob that
+            # could be theirs (a one-file scan of a text file loads neither, nor YAML)
+            if buf and buf[0] in PROTOBUF_FIRST_BYTES:
+                from secpipe.scanners.models.savedmodel import scan_other_protobuf
 
-            if scan_other_protobuf(buf, where, scan.coll):  # fingerprint.pb, frozen GraphDef
-                return
-            from secpipe.scanners.models import configs  # imports a YAML parser
+                if scan_other_protobuf(buf, where, scan.coll):  # fingerprint.pb, GraphDef
+                    return
+            if (where.member or where.path).lower().endswith(CONFIG_SUFFIXES):
+                from secpipe.scanners.models import configs  # imports a YAML parser
 
-            if configs.is_config_name(configs.base_name(where), where.member is not None):
-                configs.scan_config(buf, where, scan.coll, self.allow)  # YAML configs
+                if configs.is_config_name(configs.base_name(where), where.member is not None):
+                    configs.scan_config(buf, where, scan.coll, self.allow)  # YAML configs
             return
         if kind in UNDECIDED:  # typing ran out of budget: never "not a model"
             scan.coll.undecided(where, UNDECIDED[kind])
@@ -229,3 +253,135 @@ class ModelScanner:
         """Scan a pickle (or any model blob) found inside another one."""
         scan.bytes_read += len(blob)
         self.scan_blob(blob, replace(where, fmt="nested"), scan)
+
+
+@dataclass(frozen=True)
+class ModelScanOptions:
+    """What a ``scan-models`` step does, as plain values (``ModelScanSettings`` validated)."""
+
+    paths: tuple[str, ...]
+    """Files or folders to scan, relative to the project root."""
+    excludes: tuple[str, ...]
+    """Exclude globs in force (the defaults, unless turned off, plus the user's)."""
+    max_file_bytes: int
+    """Larger files are reported, not scanned; 0: no limit."""
+    allow: frozenset[str]
+    """Pickle callables treated as safe."""
+    run_outputs: bool
+    """Also scan what earlier steps of the run wrote."""
+    budgets: Budgets
+    """Per-file bounds of the analysis."""
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> ModelScanOptions:
+        """From the settings' field values (``model_dump()``, or the same values built from the
+        command line's options)."""
+        defaults = DEFAULT_EXCLUDES if values["default_excludes"] else ()
+        return cls(
+            paths=tuple(values["paths"]), excludes=(*defaults, *values["exclude"]),
+            max_file_bytes=values["max_file_bytes"], allow=frozenset(values["allow"]),
+            run_outputs=values["run_outputs"],
+            budgets=Budgets(
+                max_depth=values["max_archive_depth"],
+                max_members=values["max_archive_members"],
+                max_member_bytes=values["max_member_bytes"],
+                max_total_bytes=values["max_archive_bytes"],
+                max_seconds=values["max_seconds_per_file"]))
+
+
+def scan_tree(ctx: StepContext, options: ModelScanOptions) -> StepResult:
+    """Scan the files ``options`` names under ``ctx.project_root``: the ``scan-models`` step."""
+    root = ctx.project_root.resolve()
+    scanner = ModelScanner(options.budgets, options.allow)
+    skipped: list[Skipped] = []
+    files = collect(root, list(options.paths), list(options.excludes), skipped)
+    if options.run_outputs:
+        seen = {f.rel for f in files}
+        files += [f for f in _run_outputs(root, ctx, skipped) if f.rel not in seen]
+    # a folder or entry the walker could not read is a finding, as an unreadable file is
+    findings = [_not_read(s.path, s.reason) for s in unreadable(skipped)]
+    failed: list[str] = []  # files named explicitly that could not be scanned
+    scanned = bytes_read = bytes_total = 0
+    models: list[str] = []  # the files found to be models, as the findings name them
+    started = next_report = time.monotonic()
+    for i, entry in enumerate(files):
+        if ctx.cancel.is_set():
+            return StepResult(status=StepStatus.ERROR, findings=tuple(findings),
+                              message=f"cancelled after {i} of {len(files)} files",
+                              tool=f"secpipe {__version__}")
+        if time.monotonic() >= next_report:  # a few updates a second, not one per file
+            ctx.progress(i, len(files), entry.rel)
+            next_report = time.monotonic() + 0.25
+        problem = ""
+        if options.max_file_bytes and entry.size > options.max_file_bytes:
+            problem = f"too large ({entry.size} bytes, limit {options.max_file_bytes})"
+        else:
+            try:
+                report = scanner.scan_file(Path(entry.path), entry.rel)
+            except OSError as exc:
+                problem = f"{UNREADABLE}{exc.strerror or exc}"
+        if problem:  # listed, and a finding: a file not analysed never passes silently
+            skipped.append(Skipped(entry.rel, problem))
+            findings.append(_not_read(entry.rel, problem) if problem.startswith(UNREADABLE)
+                            else _not_analysed(entry.rel, problem))
+            if entry.explicit:
+                failed.append(f"{entry.rel}: {problem}")
+            continue
+        scanned += 1
+        bytes_total += entry.size
+        bytes_read += report.bytes_read
+        if report.formats:
+            models.append(entry.rel)
+        findings.extend(report.findings)
+    ctx.progress(len(files), len(files), "done")
+    elapsed = time.monotonic() - started
+    metrics = {"files_scanned": float(scanned), "models_found": float(len(models)),
+               "bytes_scanned": float(bytes_total), "bytes_read": float(bytes_read),
+               "findings": float(len(findings)), "seconds": round(elapsed, 3)}
+    worst = max((f.severity.rank for f in findings), default=-1)
+    message = (f"{len(models)} model file(s){_named(models)} among {scanned} file(s) scanned, "
+               f"{len(findings)} finding(s)" + (" (critical)" if worst == 4 else ""))
+    status = StepStatus.PASSED
+    if failed:  # a file the user named could not be scanned: the step did not complete
+        status = StepStatus.ERROR
+        message = failed[0] + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "")
+    return StepResult(status=status, findings=tuple(findings), metrics=metrics,
+                      skipped=tuple(skipped), message=message, tool=f"secpipe {__version__}")
+
+
+def _named(models: list[str], shown: int = 5) -> str:
+    """`` (a.pkl, b/c.pt, … and 3 more)``: the model files in the step's one-line message, which
+    the table and every report (``--json`` included) carry."""
+    if not models:
+        return ""
+    more = f", … and {len(models) - shown} more" if len(models) > shown else ""
+    return f" ({', '.join(models[:shown])}{more})"
+
+
+def _not_analysed(rel: str, problem: str) -> Finding:
+    coll = Collector()
+    coll.incomplete(Where(rel), problem)
+    return coll.findings[0]
+
+
+def _not_read(rel: str, reason: str) -> Finding:
+    coll = Collector()
+    coll.unreadable(Where(rel), reason.removeprefix(UNREADABLE))
+    return coll.findings[0]
+
+
+def _run_outputs(root: Path, ctx: StepContext, skipped: list[Skipped]) -> list[FileEntry]:
+    """Files that earlier steps of this run wrote under ``ctx.run_dir`` (not this step's own
+    work folder). Named by their path under the project when the state folder is inside it."""
+    run_dir = ctx.run_dir.resolve()
+    if not run_dir.is_dir():
+        return []  # no earlier step of this run wrote anything (or an ad-hoc scan)
+    own = ctx.workdir.resolve()
+    if run_dir.is_relative_to(root):
+        found = collect(root, [str(run_dir)], (), skipped)
+    else:
+        prefix = run_dir.as_posix() + "/"
+        inner: list[Skipped] = []
+        found = [replace(f, rel=prefix + f.rel) for f in collect(run_dir, ["."], (), inner)]
+        skipped += [Skipped(prefix + s.path, s.reason) for s in inner]
+    return [f for f in found if not Path(f.path).is_relative_to(own)]

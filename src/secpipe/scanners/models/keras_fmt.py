@@ -13,6 +13,7 @@ without h5py); each finding's format says which reader found the config.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,13 @@ def check_config(data: object, where: Where, coll: Collector) -> None:
         _check_object(node, where, coll)
 
 
+def _digest(node: dict[str, Any]) -> str:
+    """A key that names this serialized lambda by its content, the same on every run (a
+    finding's fingerprint must not change between runs: baselines and suppressions use it)."""
+    text = json.dumps(node, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
 def _check_object(node: dict[str, Any], where: Where, coll: Collector) -> None:
     cls = node.get("class_name")
     cfg = node.get("config")
@@ -66,7 +74,8 @@ def _check_object(node: dict[str, Any], where: Where, coll: Collector) -> None:
                  key=f"lambda:{name}", props={"layer": name})
     elif cls == "__lambda__":
         coll.add("models.keras.lambda-layer", Severity.CRITICAL, where,
-                 "serialized Python lambda (bytecode) in the config", key=f"lambda-fn:{id(node)}")
+                 "serialized Python lambda (bytecode) in the config",
+                 key=f"lambda-fn:{_digest(node)}")
     elif cls == "TFOpLambda":
         fn = str(cfg_d.get("function", ""))
         if fn.startswith(_TF_OP_PREFIXES):
