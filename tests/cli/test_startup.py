@@ -65,6 +65,8 @@ NOT_FOR_A_PICKLE = (
     "concurrent.futures",
     "secpipe.cli.run_cmd",
     "secpipe.pipeline.runner",
+    "_hashlib",  # fingerprints use the interpreter's own SHA-256, not OpenSSL's
+    "shutil", "tempfile", "bz2", "lzma",  # no file written, no compressed stream met
 )
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from secpipe.core.errors import InputError
@@ -48,6 +47,8 @@ def write_bytes(output: Path, data: bytes, what: str = "report") -> None:
 
 
 def _atomic(target: Path, data: bytes, mode: int | None) -> None:
+    import tempfile  # only when a file is written (a one-file scan writes none)
+
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:

@@ -146,10 +146,20 @@ layer's activation in a full-model pickle."""
 _CLASS_PACKAGES = ("sklearn.", "torch.nn.modules.", "scipy.sparse.", "numpy.dtypes.", "pandas.",
                    "lightgbm.", "xgboost.", "catboost.", "scipy.stats._distn_infrastructure.")
 """Packages whose *classes* (CamelCase names) are allowed."""
-_CLASS_EXCLUDED = re.compile(r"\.(_?testing|tests?|externals|datasets|_build_utils|conftest|io|"
-                             r"plotting|computation|util|api)(\.|$)")
-_CLASS_NAME = re.compile(r"^_?[A-Z][A-Za-z0-9_]*$")
-_SCIPY_SPARSE = re.compile(r"^(csr|csc|coo|bsr|dia|dok|lil)_(matrix|array)$")
+_CLASS_EXCLUDED = (r"\.(_?testing|tests?|externals|datasets|_build_utils|conftest|io|"
+                   r"plotting|computation|util|api)(\.|$)")
+_CLASS_NAME = r"^_?[A-Z][A-Za-z0-9_]*$"
+_SCIPY_SPARSE = r"^(csr|csc|coo|bsr|dia|dok|lil)_(matrix|array)$"
+_COMPILED: dict[str, re.Pattern[str]] = {}
+
+
+def _pattern(source: str) -> re.Pattern[str]:
+    """One of the patterns above, compiled when a name first needs it (a scan whose pickles
+    import nothing never does)."""
+    found = _COMPILED.get(source)
+    if found is None:
+        found = _COMPILED[source] = re.compile(source)
+    return found
 _CYTHON_PACKAGES = ("sklearn.", "scipy.", "numpy.", "pandas.")
 
 _DANGEROUS_ROOTS: dict[str, str] = {
@@ -283,7 +293,7 @@ def judge(full: str, extra_allow: frozenset[str] = frozenset()) -> Judgement:
         return Judgement(Verdict.SAFE, "array math function")
     if "." not in name and (_class_allowed(module, name) or _cython_allowed(module, name)):
         return Judgement(Verdict.SAFE, "class of an allowlisted package")
-    if module.startswith("scipy.sparse") and _SCIPY_SPARSE.match(name):
+    if module.startswith("scipy.sparse") and _pattern(_SCIPY_SPARSE).match(name):
         return Judgement(Verdict.SAFE, "sparse matrix class")
     if any(full.startswith(p) for p in extra_allow if p.endswith(".")):
         return Judgement(Verdict.SAFE, "in an allowlisted namespace")
@@ -293,9 +303,10 @@ def judge(full: str, extra_allow: frozenset[str] = frozenset()) -> Judgement:
 def _class_allowed(module: str, name: str) -> bool:
     if not any((module + ".").startswith(p) for p in _CLASS_PACKAGES):
         return False
-    if _CLASS_EXCLUDED.search(module):
+    if _pattern(_CLASS_EXCLUDED).search(module):
         return False
-    return bool(_CLASS_NAME.match(name)) or (module.startswith("sklearn.") and name == "newObj")
+    return (bool(_pattern(_CLASS_NAME).match(name))
+            or (module.startswith("sklearn.") and name == "newObj"))
 
 
 def _cython_allowed(module: str, name: str) -> bool:

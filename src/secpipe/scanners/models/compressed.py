@@ -8,9 +8,6 @@ exceeds ``limit`` + 1 bytes, whatever the input claims.
 
 from __future__ import annotations
 
-import bz2
-import lzma
-import zlib
 from typing import Any
 
 from secpipe.scanners.models.pickle_values import Buf
@@ -33,6 +30,9 @@ class Unavailable(Exception):
 
 
 def _make(kind: str, head: bytes = b"") -> Any:
+    # the codec modules are imported by the stream that needs one (not by every scan's start)
+    import zlib
+
     if kind == "gzip":
         return zlib.decompressobj(16 + zlib.MAX_WBITS)
     if kind == "zlib":
@@ -40,7 +40,11 @@ def _make(kind: str, head: bytes = b"") -> Any:
     if kind == "deflate":
         return zlib.decompressobj(-15)
     if kind == "bz2":
+        import bz2
+
         return bz2.BZ2Decompressor()
+    import lzma
+
     if kind == "xz":
         return lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
     if kind == "lzma":
@@ -56,6 +60,14 @@ def _make(kind: str, head: bytes = b"") -> Any:
             raise Unavailable("LZ4 stream: the lz4 package is not installed") from None
         return LZ4FrameDecompressor()
     raise DecompressError(f"unknown compression {kind!r}")
+
+
+def _codec_errors() -> tuple[type[Exception], ...]:
+    """What a decompressor raises on a stream that is not valid for its format."""
+    import lzma
+    import zlib
+
+    return (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError, RuntimeError)
 
 
 def decompress(kind: str, buf: Buf, limit: int, start: int = 0, end: int | None = None
@@ -103,6 +115,8 @@ def decompress(kind: str, buf: Buf, limit: int, start: int = 0, end: int | None 
                                            bytes(out))
                 d = _make(kind)
                 pending = rest
-    except (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError, RuntimeError) as exc:
+    except Exception as exc:
+        if not isinstance(exc, _codec_errors()):
+            raise
         raise DecompressError(str(exc), bytes(out)) from None
     return bytes(out), pos - start
