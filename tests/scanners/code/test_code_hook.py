@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -17,7 +18,10 @@ def _hook_command(files: list[Path]) -> list[str]:
     hook = next(h for h in hooks if h["id"] == "secpipe-code")
     assert hook["language"] == "python" and hook["pass_filenames"] is True
     assert set(hook["types_or"]) == {"python", "jupyter"}
-    return [*shlex.split(hook["entry"]), *hook.get("args", []), *map(str, files)]
+    entry = shlex.split(hook["entry"])
+    assert entry[0] == "secpipe"  # the console script pip installs beside the interpreter
+    entry[0] = str(Path(sys.executable).parent / "secpipe")
+    return [*entry, *hook.get("args", []), *map(str, files)]
 
 
 def test_hook_fails_on_an_unsafe_load_and_passes_clean_files(tmp_path: Path) -> None:

@@ -206,7 +206,7 @@ def test_download_destination_paths_are_tainted() -> None:
     """
     found = {h.line: h for h in hits_of(source)}
     assert found[5].severity == Severity.CRITICAL
-    assert found[6].severity == Severity.LOW
+    assert 6 not in found  # a file of the repository: scan-models reads its content
 
 
 def test_files_fetched_by_wget_or_curl_commands_are_tainted() -> None:
@@ -220,7 +220,7 @@ def test_files_fetched_by_wget_or_curl_commands_are_tainted() -> None:
     """
     found = {h.line: h.severity for h in hits_of(source)
              if h.rule_id == "code.pickle-deserialization"}
-    assert found == {5: Severity.CRITICAL, 6: Severity.CRITICAL, 7: Severity.LOW}
+    assert found == {5: Severity.CRITICAL, 6: Severity.CRITICAL}  # 7: a repository file
 
 
 def test_reading_a_literal_file_is_a_constant_not_unknown_code() -> None:
@@ -362,3 +362,40 @@ def test_deep_nesting_is_reported_not_crashed() -> None:
     source = f"import pickle\ndef f(x):\n    return pickle.loads({chain})\n"
     found = [h for h in hits_of(source) if h.rule_id == "code.analysis-incomplete"]
     assert len(found) == 1 and "function f" in found[0].message
+
+
+def test_a_flask_view_returning_an_autoescaped_template_is_not_raw_html() -> None:
+    """render_template_string escapes the values it is given (Flask turns autoescape on); only
+    a template built from model output, or a |safe filter on it, is the concern."""
+    source = """
+    from flask import Flask, render_template_string
+    from transformers import pipeline
+    app = Flask(__name__)
+    chat = pipeline("text-generation", model="distilgpt2")
+    PAGE = "<ul>{% for t in turns %}<li>{{ t }}</li>{% endfor %}</ul>"
+    @app.get("/h/<topic>")
+    def history(topic):
+        turns = [chat(topic)[0]["generated_text"]]
+        return render_template_string(PAGE, turns=turns)
+    @app.get("/raw/<topic>")
+    def raw(topic):
+        return "<p>" + chat(topic)[0]["generated_text"] + "</p>"
+    """
+    found = {(h.rule_id, h.line) for h in hits_of(source)}
+    assert found == {("code.llm-output-html", 13)}  # the raw string, not the template (10)
+
+
+def test_a_module_template_with_safe_rendered_by_name_keeps_its_filter() -> None:
+    source = """
+    from flask import Flask, render_template_string
+    from transformers import pipeline
+    app = Flask(__name__)
+    chat = pipeline("text-generation", model="distilgpt2")
+    PAGE = "<ul>{% for t in turns %}<li>{{ t|safe }}</li>{% endfor %}</ul>"
+    @app.get("/h/<topic>")
+    def history(topic):
+        turns = [chat(topic)[0]["generated_text"]]
+        return render_template_string(PAGE, turns=turns)
+    """
+    found = {(h.rule_id, h.line) for h in hits_of(source)}
+    assert ("code.jinja-autoescape-off", 10) in found

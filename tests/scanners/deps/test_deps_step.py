@@ -228,3 +228,37 @@ def test_withdrawn_record_in_the_data_is_not_matched(tmp_path: Path) -> None:
     assert "deps.vulnerable" not in rules(result)
     (root / "requirements.txt").write_text("requests==2.31.0\n")  # a real advisory still matches
     assert "deps.vulnerable" in rules(scan(root, database=str(db)))
+
+
+def test_missing_installed_environment_says_where_it_looked(project: Path, db: Path,
+                                                            tmp_path: Path) -> None:
+    # `--installed .venv` typed in another folder than the project: the message names the
+    # folder looked in and the rule, so the user sees why their .venv was not found
+    result = scan(project, database=str(db), installed=[".venv"])
+    assert result.status is StepStatus.ERROR
+    assert result.message.startswith("installed: .venv: no such environment or interpreter")
+    assert f"looked in {project / '.venv'}" in result.message
+    assert "relative path is taken from the project root" in result.message
+    (project / ".venv").mkdir()
+    result = scan(project, database=str(db), installed=[".venv"])
+    assert result.status is StepStatus.ERROR
+    assert "no site-packages folder found" in result.message
+    assert f"looked in {project / '.venv'}" in result.message
+    absent = tmp_path / "elsewhere"
+    result = scan(project, database=str(db), installed=[str(absent)])
+    assert result.message == f"installed: {absent}: no such environment or interpreter"
+
+
+def test_ranges_in_constraints_files_are_not_unpinned_findings(tmp_path: Path, db: Path) -> None:
+    # a constraints file narrows what another file asks for: a range there is not a
+    # dependency left unpinned, while an exact vulnerable pin there is still matched
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "requirements.txt").write_text("flask\n-c constraints.txt\n")
+    (root / "constraints.txt").write_text("flask<2.3\nrequests==2.19.0\nnumpy>=1.21\n")
+    result = scan(root, database=str(db))
+    found = sorted((f.rule_id, f.location.path, f.message.split(" ")[0])
+                   for f in result.findings if f.rule_id in ("deps.unpinned", "deps.vulnerable"))
+    assert ("deps.unpinned", "requirements.txt", "flask") in found
+    assert [f for f in found if f[0] == "deps.unpinned" and f[1] == "constraints.txt"] == []
+    assert ("deps.vulnerable", "constraints.txt", "requests") in found

@@ -280,12 +280,19 @@ class BanditRunner:
             visitor.context = {"file_data": io.BytesIO(code), "filename": fname,
                                "lineno": 0, "linerange": [0, 1], "col_offset": 0}
             visitor.tester.run_tests(visitor.context, "File")
-        return [self._issue(r) for r in visitor.tester.results], errors
+        issues = [self._issue(r) for r in visitor.tester.results]
+        return [i for i in issues if i is not None], errors
 
-    def _issue(self, result: Any) -> BanditIssue:
+    def _issue(self, result: Any) -> BanditIssue | None:
+        """bandit's result as an issue; None for a "hard-coded password" whose value is a
+        placeholder or a made-up test value (``hf_xxx``, ``<your-key>``, ``changeme``), judged
+        by the secrets scanner's own placeholder checks (real credentials are scan-secrets')."""
         test_id = str(result.test_id)
         text = str(result.text)
         if test_id in _QUOTES_SECRET:
+            quoted = _QUOTED.search(text)
+            if quoted is not None and _made_up(quoted.group(0)[1:-1]):
+                return None
             text = _QUOTED.sub("(value withheld)", text)
         line = int(result.lineno or 1)
         lines = tuple(int(n) for n in (result.linerange or ()) if isinstance(n, int))
@@ -295,6 +302,17 @@ class BanditRunner:
             severity=str(result.severity), confidence=str(result.confidence),
             cwe=int(getattr(result.cwe, "id", 0) or 0), text=text, line=line,
             column=max(col, 0) + 1, lines=lines or (line,))
+
+
+_FILLER = re.compile(r"(?:[A-Za-z]{1,8}[_-])?([xX*.0#])\1{2,}")
+"""A prefix and one character repeated: ``hf_xxx``, ``sk-****``, ``xxxxxxxx``."""
+
+
+def _made_up(value: str) -> bool:
+    from secpipe.scanners.secrets.checks import is_placeholder, is_test_value
+
+    return (not value.strip() or _FILLER.fullmatch(value) is not None
+            or is_placeholder(value) or is_test_value(value))
 
 
 def nosec_lines(text: str) -> dict[int, frozenset[str]]:
@@ -323,3 +341,151 @@ def is_suppressed(nosec: dict[int, frozenset[str]], lines: tuple[int, ...],
         if named is not None and (not named or any(n in named for n in names)):
             return True
     return False
+
+
+#: A literal container spanning more lines than this is split into pieces before bandit's tests.
+LITERAL_SPLIT_LINES = 64
+_CONTAINERS = (ast.Dict, ast.List, ast.Tuple, ast.Set)
+
+
+def _pure_literal(node: ast.expr, budget: list[int]) -> bool:
+    """Whether ``node`` holds only constants, containers and signed numbers (no call, name or
+    operator a test could look at). ``budget`` bounds the nodes visited."""
+    stack: list[ast.AST] = [node]
+    while stack:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return False
+        cur = stack.pop()
+        if isinstance(cur, ast.Constant | ast.expr_context):
+            continue
+        if isinstance(cur, ast.UnaryOp) and isinstance(cur.op, ast.USub | ast.UAdd):
+            stack.append(cur.operand)
+        elif isinstance(cur, ast.Dict):
+            if any(k is None for k in cur.keys):
+                return False  # `{**other}`
+            stack.extend(k for k in cur.keys if k is not None)
+            stack.extend(cur.values)
+        elif isinstance(cur, ast.List | ast.Tuple | ast.Set):
+            stack.extend(cur.elts)
+        else:
+            return False
+    return True
+
+
+def _span(node: ast.expr) -> int:
+    return (node.end_lineno or node.lineno) - node.lineno
+
+
+def _group(kind: ast.expr, items: list[tuple[ast.expr | None, ast.expr]]) -> ast.expr:
+    """A container of the same kind as ``kind`` holding ``items`` ((key, value) pairs for a
+    dict, (None, element) otherwise), placed where its first and last items are."""
+    first = items[0][0] or items[0][1]
+    last = items[-1][1]
+    new: ast.expr
+    if isinstance(kind, ast.Dict):
+        new = ast.Dict(keys=[k for k, _ in items], values=[v for _, v in items])
+    elif isinstance(kind, ast.Set):
+        new = ast.Set(elts=[v for _, v in items])
+    elif isinstance(kind, ast.Tuple):
+        new = ast.Tuple(elts=[v for _, v in items], ctx=ast.Load())
+    else:
+        new = ast.List(elts=[v for _, v in items], ctx=ast.Load())
+    new.lineno, new.col_offset = first.lineno, first.col_offset
+    new.end_lineno, new.end_col_offset = last.end_lineno, last.end_col_offset
+    return new
+
+
+def _pieces(node: ast.expr, depth: int = 0) -> list[ast.expr]:
+    """``node`` (a pure literal) as containers of the same kinds, each spanning at most
+    :data:`LITERAL_SPLIT_LINES` lines unless it is one element; every key keeps its value."""
+    if not isinstance(node, _CONTAINERS) or _span(node) <= LITERAL_SPLIT_LINES or depth > 50:
+        return [node]
+    pairs: list[tuple[ast.expr | None, ast.expr]] = (
+        list(zip(node.keys, node.values, strict=True)) if isinstance(node, ast.Dict)
+        else [(None, e) for e in node.elts])
+    out: list[ast.expr] = []
+    group: list[tuple[ast.expr | None, ast.expr]] = []
+    for key, value in pairs:
+        if isinstance(value, _CONTAINERS) and _span(value) > LITERAL_SPLIT_LINES:
+            if group:
+                out.append(_group(node, group))
+                group = []
+            inner = _pieces(value, depth + 1)
+            out.append(_group(node, [(key, inner[0])]) if key is not None else inner[0])
+            out.extend(inner[1:])
+            continue
+        group.append((key, value))
+        start = group[0][0] or group[0][1]
+        if (value.end_lineno or value.lineno) - start.lineno >= LITERAL_SPLIT_LINES:
+            out.append(_group(node, group))
+            group = []
+    if group:
+        out.append(_group(node, group))
+    return out
+
+
+class _LiteralSplitter(ast.NodeTransformer):
+    def visit_Assign(self, node: ast.Assign) -> ast.AST | list[ast.stmt]:
+        return self._split(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST | list[ast.stmt]:
+        return self._split(node)
+
+    def visit_Expr(self, node: ast.Expr) -> ast.AST | list[ast.stmt]:
+        return self._split(node)
+
+    def visit_Return(self, node: ast.Return) -> ast.AST | list[ast.stmt]:
+        return self._split(node)
+
+    @staticmethod
+    def _split(node: ast.Assign | ast.AnnAssign | ast.Expr | ast.Return
+               ) -> ast.AST | list[ast.stmt]:
+        value = node.value
+        if not (isinstance(value, _CONTAINERS) and _span(value) > LITERAL_SPLIT_LINES
+                and _pure_literal(value, [5_000_000])):
+            return node
+        pieces = _pieces(value)
+        node.value = pieces[0]
+        rest: list[ast.stmt] = []
+        for piece in pieces[1:]:
+            stmt = ast.Expr(value=piece)
+            stmt.lineno, stmt.col_offset = piece.lineno, piece.col_offset
+            stmt.end_lineno, stmt.end_col_offset = piece.end_lineno, piece.end_col_offset
+            rest.append(stmt)
+        return [node, *rest]
+
+
+def split_large_literals(tree: ast.Module) -> ast.Module:
+    """Prepare a tree for bandit's tests (in place): every statement whose value is a literal
+    container (only constants inside) spanning many lines becomes a few statements, each a
+    container of at most :data:`LITERAL_SPLIT_LINES` lines of the same items.
+
+    bandit checks each string against the line range of its parent (for ``# nosec``), which
+    for the keys of a 150,000-line dictionary costs 150,000 steps per key: minutes for a
+    generated vocabulary file. Its string tests (B104, B105, B108, B608) look only at the
+    string, its key or value partner and its direct parent's kind, which the pieces keep, so
+    the findings are the same, with the same lines. Call it after every other use of the
+    tree: the containers are rebuilt."""
+    result = _LiteralSplitter().visit(tree)
+    assert isinstance(result, ast.Module)
+    return result
+
+
+def file_bytes(text: str) -> bytes:
+    """The decoded ``text`` of a file as bytes for bandit's ``File`` tests, in the encoding its
+    own ``coding:`` declaration names (those tests re-detect the encoding from the bytes, as
+    Python does): a ``# -*- coding: big5 -*-`` file handed over as UTF-8 made bandit's
+    Trojan Source test fail on it. Without a declaration, or when the text cannot be written
+    in the declared encoding, UTF-8."""
+    utf8 = text.encode("utf-8", "surrogatepass")
+    try:
+        declared, _ = tokenize.detect_encoding(io.BytesIO(utf8).readline)
+    except SyntaxError:
+        return utf8
+    if declared in ("utf-8", "utf-8-sig"):
+        return utf8
+    try:
+        return text.encode(declared)
+    except (UnicodeError, LookupError):
+        return utf8

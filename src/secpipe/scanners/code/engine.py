@@ -29,8 +29,10 @@ from secpipe.scanners.code.bandit_run import (
     BanditIssue,
     BanditRunner,
     docs_url,
+    file_bytes,
     is_suppressed,
     nosec_lines,
+    split_large_literals,
 )
 from secpipe.scanners.code.meta import SCANNER, meta_finding
 from secpipe.tools.suppressions import mark_tool_suppressed
@@ -251,9 +253,11 @@ class Analyser:
 
     def _ours(self, res: FileResult, tree: ast.Module, lines: Sequence[str], rel: str,
               member: str | None, nosec: dict[int, frozenset[str]]) -> list[tuple[int, int, int]]:
-        """secpipe's rule pack on the tree; returns (first line, last line, CWE) per finding."""
+        """secpipe's rule pack on the tree; returns (first line, last line, CWE) per finding,
+        and per call a rule examined and found safe."""
+        cleared: list[tuple[int, int, int]] = []
         try:
-            hits = self.rules.check_tree(tree, lines)
+            hits = self.rules.check_tree(tree, lines, cleared)
         except RecursionError:
             why = "nested too deeply for the ML/LLM rules"
             res.fail(meta_finding("code.budget-exceeded", rel, f"not fully analysed: {why}",
@@ -289,7 +293,7 @@ class Analyser:
             if is_suppressed(nosec, tuple(range(hit.line, end + 1)), (hit.rule_id,)):
                 finding = mark_tool_suppressed(finding, "inSource")
             res.add(finding, "secpipe")
-        return spans
+        return spans + cleared
 
     def _bandit(self, res: FileResult, tree: ast.Module, code: str, lines: Sequence[str],
                 where: tuple[str, str, str | None], nosec: dict[int, frozenset[str]],
@@ -297,7 +301,8 @@ class Analyser:
         assert self.bandit is not None
         path, rel, member = where
         try:
-            issues, errors = self.bandit.run(tree, code.encode("utf-8", "surrogatepass"), path)
+            issues, errors = self.bandit.run(split_large_literals(tree), file_bytes(code),
+                                             path)
         except RecursionError:
             why = "nested too deeply for bandit's tests"
             res.fail(meta_finding("code.budget-exceeded", rel, f"not fully analysed: {why}",
@@ -312,7 +317,8 @@ class Analyser:
             if severity.rank < self.options.min_severity.rank or _same_concern(issue, ours):
                 continue
             rule_id = BANDIT_PREFIX + issue.test_id
-            if rule_id in self.options.skip:
+            if rule_id in self.options.skip or (issue.test_id == "B101"
+                                                and is_test_file(rel)):
                 continue
             title, _, fix = CATALOG.get(issue.test_id, (issue.test_name.replace("_", " "), 0,
                                                         ""))
@@ -332,6 +338,20 @@ class Analyser:
                              (issue.test_id, issue.test_name, rule_id)):
                 finding = mark_tool_suppressed(finding, "inSource")
             res.add(finding, "bandit")
+
+
+_TEST_DIRS = frozenset({"tests", "test", "testing"})
+
+
+def is_test_file(rel: str) -> bool:
+    """Whether a file is a test module by the conventions of pytest and unittest (``test_*.py``,
+    ``*_test.py``, ``conftest.py``, or any file under a ``tests``/``test``/``testing`` folder).
+    An ``assert`` there is the test itself, so bandit's B101 is not reported on it."""
+    parts = rel.replace("\\", "/").split("/")
+    name = parts[-1]
+    stem = name.rsplit(".", 1)[0]
+    return (stem.startswith("test_") or stem.endswith("_test") or stem == "conftest"
+            or any(part in _TEST_DIRS for part in parts[:-1]))
 
 
 def _cwe_number(cwe: str) -> int:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 
 #: Most expression evaluations in one scope before the analysis of that scope stops.
@@ -242,14 +242,103 @@ class _Budget(Exception):
     """A scope or file hit its evaluation cap."""
 
 
+class Names:
+    """A set of names layered over a parent's, which it reads but never copies or changes (a
+    module with 50,000 functions must not copy 50,000 names into each of them)."""
+
+    def __init__(self, base: Names | None = None) -> None:
+        self._base = base
+        self._added: set[str] = set()
+        self._removed: set[str] = set()
+
+    def __contains__(self, name: object) -> bool:
+        if name in self._added:
+            return True
+        return name not in self._removed and self._base is not None and name in self._base
+
+    def add(self, name: str) -> None:
+        self._added.add(name)
+        self._removed.discard(name)
+
+    def discard(self, name: str) -> None:
+        self._added.discard(name)
+        if self._base is not None:
+            self._removed.add(name)
+
+
+class Env(MutableMapping[str, Taint]):
+    """A scope's names -> taint, layered over the enclosing (module) scope's, which it reads
+    but never copies or changes: a function sees the module's globals at no cost per
+    function, so a generated module with 40,000 constants and 10,000 functions stays linear."""
+
+    def __init__(self, base: Env | None = None) -> None:
+        self._base = base
+        self._local: dict[str, Taint] = {}
+        self._removed: set[str] = set()
+
+    def __getitem__(self, key: str) -> Taint:
+        found = self._local.get(key)
+        if found is not None:
+            return found
+        if self._base is None or key in self._removed:
+            raise KeyError(key)
+        return self._base[key]
+
+    def __contains__(self, key: object) -> bool:
+        if key in self._local:
+            return True
+        return self._base is not None and key not in self._removed and key in self._base
+
+    def __setitem__(self, key: str, value: Taint) -> None:
+        self._local[key] = value
+        self._removed.discard(key)
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self._local.pop(key, None)
+        if self._base is not None:
+            self._removed.add(key)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._local
+        if self._base is not None:
+            for key in self._base:
+                if key not in self._local and key not in self._removed:
+                    yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def own_items(self) -> Iterator[tuple[str, Taint]]:
+        """The names bound in this scope itself (not those only read from the base)."""
+        yield from self._local.items()
+
+    def checkpoint(self) -> tuple[dict[str, Taint], set[str]]:
+        """This scope's own state, for :meth:`restore` (costs what the scope bound, not what
+        the base holds)."""
+        return dict(self._local), set(self._removed)
+
+    def restore(self, state: tuple[dict[str, Taint], set[str]]) -> None:
+        self._local, self._removed = dict(state[0]), set(state[1])
+
+
 @dataclass
 class Scope:
     """What one scope knows while it is walked."""
 
-    env: dict[str, Taint]
-    consts: set[str]
+    env: Env
+    consts: Names
     aliases: dict[str, str]
-    defined: set[str]
+    defined: Names
+    selfmade: set[str] = field(default_factory=set)
+    """Names holding bytes this scope serialised itself (``b = pickle.dumps(x)``), a path it
+    wrote with a serialiser (``joblib.dump(m, path)``), or a file opened on such a path."""
+    written: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Source text of each destination a serialiser wrote to in this scope, with the names
+    that text reads (rebinding one of them forgets the entry)."""
+    opened: dict[str, str] = field(default_factory=dict)
+    """File variable -> source text of the path it was opened on (``f = open(p, "wb")``)."""
 
 
 @dataclass
@@ -290,6 +379,10 @@ class CallSite:
     def is_const(self, node: ast.expr | None) -> bool:
         return node is not None and self.flow.is_const(node)
 
+    def is_selfmade(self, node: ast.expr | None) -> bool:
+        """Whether the value is data the same scope serialised itself (a round trip)."""
+        return self.flow.is_selfmade(node)
+
     def all_args(self) -> Iterator[ast.expr]:
         yield from self.node.args
         for item in self.node.keywords:
@@ -323,7 +416,7 @@ class Flow:
         #: view, whose returned string is served as text/html), else ``""``
         self.route = ""
         self.result = FlowResult()
-        self.scope = Scope({}, set(), {}, set())
+        self.scope = Scope(Env(), Names(), {}, Names())
         self._memo: dict[int, Taint] = {}
         self._steps = 0
         self._file_steps = 0
@@ -336,7 +429,7 @@ class Flow:
     # ---------------------------------------------------------------- driving
     def run(self) -> FlowResult:
         self._collect_download_destinations()
-        module_scope = Scope({}, set(), {}, set())
+        module_scope = Scope(Env(), Names(), {}, Names())
         self._walk_scope(module_scope, self.tree.body, 1, "module")
         self._functions(self.tree.body, module_scope, 0)
         return self.result
@@ -364,7 +457,7 @@ class Flow:
         shared: dict[str, Taint] = {}
         for method in methods:
             env = self._function(method, module_scope)
-            for key, value in env.items():
+            for key, value in env.own_items():
                 if key.startswith("self.") and value:
                     shared[key] = shared.get(key, EMPTY) | value
         seeded = self._child_scope(module_scope)
@@ -383,11 +476,12 @@ class Flow:
 
     @staticmethod
     def _child_scope(parent: Scope) -> Scope:
-        return Scope(dict(parent.env), set(parent.consts), dict(parent.aliases),
-                     set(parent.defined))
+        return Scope(Env(parent.env), Names(parent.consts), dict(parent.aliases),
+                     Names(parent.defined), set(parent.selfmade), dict(parent.written),
+                     dict(parent.opened))
 
     def _function(self, fn: ast.FunctionDef | ast.AsyncFunctionDef,
-                  module_scope: Scope) -> dict[str, Taint]:
+                  module_scope: Scope) -> Env:
         """Analyse one function; returns its final environment."""
         scope = self._child_scope(module_scope)
         routes = [d for d in fn.decorator_list if isinstance(d, ast.Call) and isinstance(
@@ -406,6 +500,7 @@ class Flow:
             scope.aliases.pop(name, None)
             scope.defined.add(name)
             scope.consts.discard(name)
+            self._forget(name)
             if i == 0 and name in ("self", "cls"):
                 scope.env[name] = EMPTY
                 continue
@@ -579,20 +674,25 @@ class Flow:
                 scope.env[key] = scope.env.get(key, EMPTY) | value
                 if not self.is_const(stmt.value):
                     scope.consts.discard(key)
+                self._forget(key)
             elif isinstance(stmt.target, ast.Subscript):
                 self._assign(stmt.target, stmt.value, value)
         elif isinstance(stmt, ast.For | ast.AsyncFor):
             it = self.taint(stmt.iter)
+            before = self._snapshot()
             for _ in range(2):
                 self._memo.clear()
                 self._assign(stmt.target, stmt.iter, it, element=True)
                 self._block(stmt.body, depth + 1)
+            self._merge(before, self._snapshot())  # the body may not run
             self._block(stmt.orelse, depth + 1)
         elif isinstance(stmt, ast.While):
+            before = self._snapshot()
             for _ in range(2):
                 self._memo.clear()
                 self.taint(stmt.test)
                 self._block(stmt.body, depth + 1)
+            self._merge(before, self._snapshot())  # the body may not run
             self._block(stmt.orelse, depth + 1)
         elif isinstance(stmt, ast.With | ast.AsyncWith):
             for item in stmt.items:
@@ -602,6 +702,7 @@ class Flow:
             self._block(stmt.body, depth + 1)
         elif isinstance(stmt, ast.If):
             self.taint(stmt.test)
+            before = self._snapshot()
             guarded = self._guard(stmt.test)
             if guarded is not None and guarded[1]:
                 saved = scope.env.get(guarded[0])
@@ -609,20 +710,31 @@ class Flow:
                 self._block(stmt.body, depth + 1)
                 if saved is not None and scope.env.get(guarded[0]) == EMPTY:
                     scope.env[guarded[0]] = saved
+                after_body = self._restore(before)
                 self._block(stmt.orelse, depth + 1)
             else:
                 self._block(stmt.body, depth + 1)
+                after_body = self._restore(before)
                 self._block(stmt.orelse, depth + 1)
                 if guarded is not None and stmt.body and isinstance(
                         stmt.body[-1], ast.Return | ast.Raise | ast.Continue | ast.Break):
                     scope.env[guarded[0]] = EMPTY  # `if x not in ALLOWED: raise` guards x
+            self._merge(after_body, self._snapshot())
         elif isinstance(stmt, ast.Try | ast.TryStar):
+            before = self._snapshot()
             self._block(stmt.body, depth + 1)
+            self._merge(before, self._snapshot())  # a handler may start anywhere in the body
+            start = self._snapshot()
+            ends = []
             for handler in stmt.handlers:
+                self._restore(start)
                 if handler.type is not None:
                     self.taint(handler.type)
                 self._block(handler.body, depth + 1)
+                ends.append(self._snapshot())
+            self._restore(start)
             self._block(stmt.orelse, depth + 1)
+            self._merge(self._snapshot(), *ends)
             self._block(stmt.finalbody, depth + 1)
         elif isinstance(stmt, ast.Return):
             value = self.taint(stmt.value) if stmt.value is not None else EMPTY
@@ -630,8 +742,13 @@ class Flow:
                 self.on_return(stmt, value, self)
         elif isinstance(stmt, ast.Match):
             self.taint(stmt.subject)
+            before = self._snapshot()
+            ends = [before]
             for case in stmt.cases:
+                self._restore(before)
                 self._block(case.body, depth + 1)
+                ends.append(self._snapshot())
+            self._merge(*ends)
         else:
             for child in ast.iter_child_nodes(stmt):
                 if isinstance(child, ast.expr):
@@ -697,16 +814,114 @@ class Flow:
             else:
                 scope.aliases.pop(key, None)
                 scope.defined.add(key)
+        self._forget(key)
+        if not element:
+            self._note_selfmade(key, value_node)
         if not element and self.is_const(value_node):
             scope.consts.add(key)
         else:
             scope.consts.discard(key)
 
+    # ---------------------------------------------------------------- self-made data
+    def _forget(self, key: str) -> None:
+        """``key`` is rebound: it no longer holds self-made data, and no written path or open
+        file read through it is known any more."""
+        scope = self.scope
+        scope.selfmade.discard(key)
+        scope.opened.pop(key, None)
+        root = key.partition(".")[0]
+        stale = [text for text, names in scope.written.items() if root in names]
+        for text in stale:
+            del scope.written[text]
+
+    def _note_selfmade(self, key: str, value_node: ast.expr) -> None:
+        scope = self.scope
+        if self.is_selfmade(value_node):
+            scope.selfmade.add(key)
+        if isinstance(value_node, ast.Call) and self._is_open(value_node) and value_node.args:
+            text = _path_text(value_node.args[0])
+            if text is not None:
+                scope.opened[key] = text[0]
+
+    def _is_open(self, node: ast.Call) -> bool:
+        return (self.resolve(node.func) or "") in _OPENERS
+
+    def _snapshot(self) -> tuple[set[str], dict[str, frozenset[str]], dict[str, str]]:
+        scope = self.scope
+        return set(scope.selfmade), dict(scope.written), dict(scope.opened)
+
+    def _restore(self, state: tuple[set[str], dict[str, frozenset[str]], dict[str, str]]
+                 ) -> tuple[set[str], dict[str, frozenset[str]], dict[str, str]]:
+        """Put back a snapshot; returns the state it replaced."""
+        current = self._snapshot()
+        scope = self.scope
+        scope.selfmade, scope.written, scope.opened = set(state[0]), dict(state[1]), dict(
+            state[2])
+        return current
+
+    def _merge(self, *states: tuple[set[str], dict[str, frozenset[str]], dict[str, str]]
+               ) -> None:
+        """After branches: self-made only what every branch left self-made."""
+        scope = self.scope
+        scope.selfmade = set.intersection(*(st[0] for st in states))
+        scope.written = {k: v for k, v in states[0][1].items()
+                         if all(k in st[1] for st in states)}
+        scope.opened = {k: v for k, v in states[0][2].items()
+                        if all(st[2].get(k) == v for st in states)}
+
+    def _note_dump(self, node: ast.Call, qual: str | None, method: str | None) -> None:
+        """A serialiser wrote to a path or file: remember the destination's text."""
+        dest: ast.expr | None = None
+        if qual is not None and qual in _DUMPERS:
+            pos, name = _DUMPERS[qual]
+            dest = next((k.value for k in node.keywords if k.arg == name), None)
+            if dest is None and len(node.args) > pos and not any(
+                    isinstance(a, ast.Starred) for a in node.args[:pos + 1]):
+                dest = node.args[pos]
+        elif method == "to_pickle" and node.args:
+            dest = node.args[0]
+        if dest is None:
+            return
+        scope = self.scope
+        key = self._key(dest)
+        if key is not None and key in scope.opened:  # `pickle.dump(obj, f)`, f = open(p, "wb")
+            text = scope.opened[key]
+            scope.written[text] = _names_in_text(text)
+            return
+        if isinstance(dest, ast.Call) and self._is_open(dest) and dest.args:
+            dest = dest.args[0]  # `pickle.dump(obj, open(p, "wb"))`
+        found = _path_text(dest)
+        if found is not None:
+            scope.written[found[0]] = found[1]
+
+    def is_selfmade(self, node: ast.expr | None, depth: int = 0) -> bool:
+        """Whether the value is data this scope serialised itself: the result of
+        ``pickle.dumps`` (and its kin), ``io.BytesIO`` of such bytes, a path a serialiser
+        wrote earlier in the scope, or a file opened on such a path. Loading it back is a
+        round trip, not a load of data from elsewhere."""
+        if node is None or depth > 10:
+            return False
+        scope = self.scope
+        key = self._key(node)
+        if key is not None and key in scope.selfmade:
+            return True
+        if key is not None and scope.opened.get(key) in scope.written:
+            return True
+        if isinstance(node, ast.Call):
+            qual = self.resolve(node.func) or ""
+            if qual in _SERIALISERS:
+                return True
+            if qual in ("io.BytesIO", "_io.BytesIO") or self._is_open(node):
+                return bool(node.args) and self.is_selfmade(node.args[0], depth + 1)
+        text = _path_text(node)
+        return text is not None and text[0] in scope.written
+
     # ---------------------------------------------------------------- expressions
     def is_const(self, node: ast.expr, depth: int = 0) -> bool:
         """Whether the value is built only from literals in the code (a path in the repo):
         string constants, names bound to such, ``os.path.join``/``Path``/``/`` of them,
-        ``__file__``, ``open()`` of them. A path a download wrote to is not constant."""
+        ``__file__``, ``open()`` of them, lists, tuples, sets and dicts of them (bounded). A
+        path a download wrote to is not constant."""
         if depth > 30:
             return False
         if isinstance(node, ast.Constant):
@@ -722,6 +937,14 @@ class Flow:
                                                                                 depth + 1)
         if isinstance(node, ast.JoinedStr):
             return all(self.is_const(v, depth + 1) for v in node.values)
+        if isinstance(node, ast.List | ast.Tuple | ast.Set):  # a table of the code's own values
+            return len(node.elts) <= 1000 and all(
+                not isinstance(e, ast.Starred) and self.is_const(e, depth + 1)
+                for e in node.elts)
+        if isinstance(node, ast.Dict):
+            return len(node.values) <= 1000 and all(
+                k is not None and self.is_const(k, depth + 1) and self.is_const(v, depth + 1)
+                for k, v in zip(node.keys, node.values, strict=True))
         if isinstance(node, ast.FormattedValue):
             return self.is_const(node.value, depth + 1)
         if isinstance(node, ast.BinOp):
@@ -807,12 +1030,11 @@ class Flow:
         if isinstance(node, ast.Call):
             return self._call(node)
         if isinstance(node, ast.Lambda):
-            saved = dict(env)
+            saved = env.checkpoint()
             for a in [*node.args.args, *node.args.kwonlyargs, *node.args.posonlyargs]:
                 env[a.arg] = frozenset({Source("param", f"parameter {a.arg!r}", a.lineno)})
             self.taint(node.body)
-            env.clear()
-            env.update(saved)
+            env.restore(saved)
             return EMPTY
         if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
             return self._comprehension(node)
@@ -851,7 +1073,7 @@ class Flow:
     def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp
                        | ast.DictComp) -> Taint:
         env = self.scope.env
-        saved = dict(env)
+        saved = env.checkpoint()
         out: set[Source] = set()
         for gen in node.generators:
             it = self.taint(gen.iter)
@@ -864,8 +1086,7 @@ class Flow:
             out |= self.taint(node.key) | self.taint(node.value)
         else:
             out |= self.taint(node.elt)
-        env.clear()
-        env.update(saved)
+        env.restore(saved)
         for sub in ast.walk(node):  # the memo must not keep values computed in the inner env
             self._memo.pop(id(sub), None)
         return frozenset(out)
@@ -891,6 +1112,7 @@ class Flow:
             if objs:
                 qual = f"{objs[0]}().{method}"
         self.on_call(CallSite(node, qual, method, receiver, self))
+        self._note_dump(node, qual, method)
         if method in _MUTATORS and isinstance(func, ast.Attribute):
             key = self._key(func.value)
             moved = _strip_markers(args)
@@ -944,6 +1166,47 @@ class Flow:
             out.add(Source("obj", qual, line))
             out |= {s for s in args if s.kind == "llmobj"}
         return frozenset(out)
+
+
+#: Calls that return serialised bytes of their argument.
+_SERIALISERS = frozenset({"pickle.dumps", "_pickle.dumps", "cPickle.dumps", "dill.dumps",
+                          "cloudpickle.dumps", "pickle5.dumps", "jsonpickle.encode",
+                          "jsonpickle.dumps"})
+#: Calls that serialise to a file: qualified name -> (position, keyword) of the destination.
+_DUMPERS: dict[str, tuple[int, str]] = {
+    "pickle.dump": (1, "file"), "_pickle.dump": (1, "file"), "cPickle.dump": (1, "file"),
+    "dill.dump": (1, "file"), "cloudpickle.dump": (1, "file"), "pickle5.dump": (1, "file"),
+    "joblib.dump": (1, "filename"), "sklearn.externals.joblib.dump": (1, "filename"),
+    "numpy.save": (0, "file"), "torch.save": (1, "f"),
+}
+_OPENERS = frozenset({"builtins.open", "io.open", "gzip.open", "bz2.open", "lzma.open"})
+#: Largest expression (in AST nodes) compared by its source text as a written path.
+_MAX_PATH_NODES = 40
+
+
+def _path_text(node: ast.expr) -> tuple[str, frozenset[str]] | None:
+    """The source text of a small path-like expression and the names it reads, or ``None``
+    for a call other than a path join (its value may differ on each evaluation)."""
+    names: set[str] = set()
+    for count, sub in enumerate(ast.walk(node), 1):
+        if count > _MAX_PATH_NODES:
+            return None
+        if isinstance(sub, ast.Name):
+            names.add(sub.id)
+        elif isinstance(sub, ast.Call) and not (
+                isinstance(sub.func, ast.Attribute) and sub.func.attr in (
+                    "join", "joinpath", "with_suffix", "format")) and not (
+                isinstance(sub.func, ast.Name) and sub.func.id in ("str", "Path")):
+            return None
+    return ast.unparse(node), frozenset(names)
+
+
+def _names_in_text(text: str) -> frozenset[str]:
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:  # pragma: no cover - the text came from ast.unparse
+        return frozenset()
+    return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
 
 
 _SHELL_RUNNERS = frozenset({"os.system", "os.popen", "subprocess.run", "subprocess.call",

@@ -107,6 +107,9 @@ def _loads(site: CallSite, qual: str, hits: Hits) -> None:
         _torch_load(site, hits)
     elif qual in PICKLE_LOADERS:
         data = site.arg(0)
+        if site.is_selfmade(data) or _repo_file(site, data):
+            hits.clear(node, 502)  # a round trip, or a file the repository ships
+            return
         sev, conf, why = ladder(site.taint(data), site.is_const(data))
         hits.at("code.pickle-deserialization", node,
                 f"{qual}() deserialises pickle data {why}", sev, conf)
@@ -122,6 +125,9 @@ def _loads(site: CallSite, qual: str, hits: Hits) -> None:
                 max(sev, Severity.MEDIUM, key=lambda s: s.rank), conf)
     elif qual == "numpy.load" and is_true(site.kw("allow_pickle")):
         data = site.arg(0, "file")
+        if site.is_selfmade(data) or _repo_file(site, data):
+            hits.clear(node, 502)
+            return
         sev, conf, why = ladder(site.taint(data), site.is_const(data))
         hits.at("code.numpy-allow-pickle", node,
                 f"numpy.load(..., allow_pickle=True) of data {why}", sev, conf)
@@ -155,6 +161,9 @@ def _torch_load(site: CallSite, hits: Hits) -> None:
     weights_only = site.kw("weights_only")
     if is_true(weights_only):
         return
+    if site.is_selfmade(data):
+        hits.clear(node, 502)
+        return
     if weights_only is not None and is_false(weights_only):
         sev, _conf, why = ladder(taint, site.is_const(data))
         hits.at("code.torch-load-unsafe", node,
@@ -170,6 +179,37 @@ def _torch_load(site: CallSite, hits: Hits) -> None:
         hits.at("code.torch-load-unsafe", node,
                 "torch.load() without weights_only=True: unpickles arbitrary objects on torch "
                 "older than 2.6", Severity.LOW, Confidence.LOW)
+
+
+def module_templates_with_safe(tree: ast.Module) -> frozenset[str]:
+    """Names the module binds, once and at its top level, to a string literal holding a |safe
+    filter (``PAGE = "…{{ x|safe }}…"``): a template rendered by name keeps its filter."""
+    bound: dict[str, int] = {}
+    safe: set[str] = set()
+    for stmt in tree.body:
+        targets: list[ast.expr]
+        value: ast.expr | None
+        if isinstance(stmt, ast.Assign):
+            targets, value = stmt.targets, stmt.value
+        elif isinstance(stmt, ast.AnnAssign | ast.AugAssign):
+            targets, value = [stmt.target], stmt.value
+        else:
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name):
+                bound[target.id] = bound.get(target.id, 0) + 1
+                if isinstance(value, ast.Constant) and isinstance(value.value, str) and \
+                        _SAFE_FILTER.search(value.value):
+                    safe.add(target.id)
+    return frozenset(n for n in safe if bound[n] == 1)
+
+
+def _repo_file(site: CallSite, data: ast.expr | None) -> bool:
+    """Whether a loader's argument is provably a file of the repository: a path built only from
+    literals (and ``__file__``), tainted by nothing. The rule is about files that are not
+    provably local; the content of a repository file is the model scanner's (scan-models reads
+    every pickle in the tree without loading it)."""
+    return data is not None and site.is_const(data) and not kinds_of(site.taint(data))
 
 
 def _is_keras_load(qual: str) -> bool:
@@ -300,11 +340,30 @@ def _llm_sinks(site: CallSite, qual: str, hits: Hits) -> None:
     _html(site, qual, name, hits)
 
 
+def _fixed_argv(site: CallSite, cmd: ast.expr, taint: Taint) -> bool:
+    """A command that cannot be injected: an argv list (no shell) naming a literal program,
+    whose every element the data flow knows the origin of and finds nothing untrusted in
+    (literals, values checked against an allow-list, the code's own computations)."""
+    if site.kw("shell") is not None and not is_false(site.kw("shell")):
+        return False
+    if isinstance(cmd, ast.Subscript) and site.is_const(cmd.value):
+        return not kinds_of(taint)  # one of the code's own argv lists, picked by a clean key
+    if not isinstance(cmd, ast.List | ast.Tuple) or not cmd.elts:
+        return False
+    first = cmd.elts[0]
+    if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+        return False
+    return not kinds_of(taint) and not any(isinstance(e, ast.Starred) for e in cmd.elts)
+
+
 def _subprocess(site: CallSite, name: str, hits: Hits) -> None:
     cmd = site.arg(0, "args")
     if cmd is None:
         return
     taint = site.taint(cmd)
+    if _fixed_argv(site, cmd, taint):
+        hits.clear(site.node, 78)  # bandit's "subprocess call" notices (B603/B607) are moot
+        return
     if not kinds_of(taint) & LLM:
         return
     shell = is_true(site.kw("shell"))
@@ -327,8 +386,10 @@ def check_return(stmt: ast.Return, taint: Taint, route: str, hits: Hits) -> None
     if route != "flask" or value is None or not kinds_of(taint) & LLM:
         return
     if isinstance(value, ast.Dict | ast.List) or (isinstance(value, ast.Call) and _short_call(
-            value) in ("jsonify", "dumps", "make_response", "Response", "render_template")):
-        return  # JSON, or a response whose type is decided elsewhere (checked at that call)
+            value) in ("jsonify", "dumps", "make_response", "Response", "render_template",
+                       "render_template_string")):
+        return  # JSON, or a response whose type is decided elsewhere, or a template Flask
+        # renders with autoescape on (its source and its |safe filters are checked at the call)
     if isinstance(value, ast.Tuple) and value.elts and isinstance(value.elts[0], ast.Dict):
         return
     hits.at("code.llm-output-html", stmt,
@@ -378,8 +439,9 @@ def _jinja(site: CallSite, qual: str, name: str, hits: Hits) -> None:
     if qual in ("jinja2.Template", "flask.render_template_string") or (
             site.method == "from_string" and _jinja_receiver(site.receiver)):
         source = site.arg(0, "source")
-        if isinstance(source, ast.Constant) and isinstance(source.value, str) and \
-                _SAFE_FILTER.search(source.value):
+        if (isinstance(source, ast.Constant) and isinstance(source.value, str)
+                and _SAFE_FILTER.search(source.value)) or (
+                isinstance(source, ast.Name) and source.id in hits.safe_template_names):
             hits.safe_templates.add(node.lineno)
         taint = site.taint(source)
         if kinds_of(taint) & LLM:

@@ -22,6 +22,10 @@ class Hits:
         #: lines of jinja2 Environment() calls with autoescape on, of templates with |safe
         self.escaped_envs: set[int] = set()
         self.safe_templates: set[int] = set()
+        #: module-level names bound once to a template string that uses |safe
+        self.safe_template_names: frozenset[str] = frozenset()
+        #: (first line, last line, CWE) of calls a rule examined and found safe
+        self.cleared: list[tuple[int, int, int]] = []
 
     def add(self, rule_id: str, line: int, column: int, end_line: int | None, message: str,
             severity: Severity | None = None, confidence: Confidence | None = None) -> None:
@@ -40,6 +44,11 @@ class Hits:
            severity: Severity | None = None, confidence: Confidence | None = None) -> None:
         self.add(rule_id, node.lineno, node.col_offset + 1, getattr(node, "end_lineno", None),
                  message, severity, confidence)
+
+    def clear(self, node: ast.expr, cwe: int) -> None:
+        """A rule looked at ``node`` and decided it is safe for the concern ``cwe``."""
+        self.cleared.append((node.lineno, getattr(node, "end_lineno", None) or node.lineno,
+                             cwe))
 
     def sorted(self) -> list[CodeHit]:
         return sorted(self._hits.values(), key=lambda h: (h.line, h.column, h.rule_id))

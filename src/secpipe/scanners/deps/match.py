@@ -177,6 +177,8 @@ def match(deps: Sequence[Dependency], db: OsvDatabase,
         out.ecosystems_used.add(dep.ecosystem)
         canonical = canonical_name(dep.ecosystem, dep.name)
         if dep.version is None:
+            if dep.source == "constraints":
+                continue  # a range in a constraints file only narrows what another file asks for
             key = (dep.path, dep.ecosystem, canonical)
             if key not in unpinned:
                 unpinned.add(key)

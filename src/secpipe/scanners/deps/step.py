@@ -88,11 +88,14 @@ class DepsScanStep(StepKind[DepsSettings]):
         for named in settings.installed:
             target = Path(named).expanduser()
             target = target if target.is_absolute() else root / target
+            where = "" if Path(named).expanduser().is_absolute() else (
+                f" (looked in {target}: a relative path is taken from the project root, "
+                f"{root})")
             if not target.exists():
-                return _error(f"installed: {named}: no such environment or interpreter")
+                return _error(f"installed: {named}: no such environment or interpreter{where}")
             dirs = site_dirs_of(target)
             if not dirs:
-                return _error(f"installed: {named}: no site-packages folder found")
+                return _error(f"installed: {named}: no site-packages folder found{where}")
             inventory.extend(read_installed(dirs))
         if not (inventory.manifests or inventory.dependencies or inventory.problems):
             where = ", ".join(settings.paths)
