@@ -399,3 +399,28 @@ def test_a_module_template_with_safe_rendered_by_name_keeps_its_filter() -> None
     """
     found = {(h.rule_id, h.line) for h in hits_of(source)}
     assert ("code.jinja-autoescape-off", 10) in found
+
+
+def test_debug_servers_through_constants_and_asgi_apps() -> None:
+    source = """
+    import asyncio, os
+    from fastapi import FastAPI
+    from flask import Flask
+    from openai import OpenAI
+    DEBUG = True
+    QUIET = os.environ.get("DEBUG") == "1"
+    api = FastAPI(debug=True)
+    calm = FastAPI(debug=False)
+    app = Flask(__name__)
+    client = OpenAI()
+    async def fix(q):
+        r = client.chat.completions.create(model="m", messages=[q])
+        await asyncio.create_subprocess_shell(r.choices[0].message.content)
+    if __name__ == "__main__":
+        app.run(debug=DEBUG)
+        app.run(debug=QUIET)
+    """
+    found = {(h.rule_id, h.line) for h in hits_of(source)}
+    assert ("code.debug-server", 8) in found and ("code.debug-server", 9) not in found
+    assert ("code.debug-server", 16) in found and ("code.debug-server", 17) not in found
+    assert ("code.llm-output-shell", 14) in found

@@ -35,7 +35,7 @@ EXEC_SINKS = frozenset({"builtins.eval", "builtins.exec", "builtins.compile", "p
                         "importlib.import_module"})
 SHELL_STRING = frozenset({"os.system", "os.popen", "subprocess.getoutput",
                           "subprocess.getstatusoutput", "commands.getoutput", "os.popen2",
-                          "os.popen3", "pty.spawn"})
+                          "os.popen3", "pty.spawn", "asyncio.create_subprocess_shell"})
 SUBPROCESS = frozenset({"subprocess.run", "subprocess.call", "subprocess.check_call",
                         "subprocess.check_output", "subprocess.Popen", "os.execv", "os.execvp",
                         "os.execl", "os.execlp", "os.spawnv", "os.spawnl",
@@ -179,6 +179,29 @@ def _torch_load(site: CallSite, hits: Hits) -> None:
         hits.at("code.torch-load-unsafe", node,
                 "torch.load() without weights_only=True: unpickles arbitrary objects on torch "
                 "older than 2.6", Severity.LOW, Confidence.LOW)
+
+
+ASGI_APPS = frozenset({"fastapi.FastAPI", "fastapi.applications.FastAPI",
+                       "starlette.applications.Starlette"})
+"""Application constructors whose ``debug=True`` sends tracebacks in error responses."""
+
+
+def module_true_names(tree: ast.Module) -> frozenset[str]:
+    """Names the module binds once, at its top level, to the literal ``True`` (``DEBUG = True``):
+    ``app.run(debug=DEBUG)`` is then ``debug=True``."""
+    bound: dict[str, int] = {}
+    true: set[str] = set()
+    top = {id(stmt) for stmt in tree.body}
+    for stmt in ast.walk(tree):
+        if isinstance(stmt, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    bound[target.id] = bound.get(target.id, 0) + 1
+                    if id(stmt) in top and isinstance(stmt.value, ast.Constant) and \
+                            stmt.value.value is True:
+                        true.add(target.id)
+    return frozenset(n for n in true if bound[n] == 1)
 
 
 def module_templates_with_safe(tree: ast.Module) -> frozenset[str]:
@@ -511,10 +534,15 @@ def _flags(site: CallSite, qual: str, hits: Hits) -> None:
                 Severity.MEDIUM, Confidence.MEDIUM)
     _agents(site, qual, hits)
     _tls(site, qual, hits)
-    if method in ("run", "run_server") and is_true(site.kw("debug")) and not qual.startswith(
+    debug = site.kw("debug")
+    debug_on = is_true(debug) or (isinstance(debug, ast.Name) and debug.id in hits.true_names)
+    if method in ("run", "run_server") and debug_on and not qual.startswith(
             ("uvicorn.", "hypercorn.", "gradio.")):
         hits.at("code.debug-server", node,
                 f"{chain_text(node.func)}(debug=True) serves the interactive debugger")
+    elif qual in ASGI_APPS and debug_on:
+        hits.at("code.debug-server", node,
+                f"{chain_text(node.func)}(debug=True) returns tracebacks to every client")
     if method == "launch" and is_true(site.kw("share")):
         authed = site.kw("auth") is not None
         hits.at("code.gradio-public-share", node,

@@ -222,8 +222,10 @@ _CATALOGUE: tuple[CodeRule, ...] = (
         rationale=(
             "Flask/Werkzeug's debug=True serves an interactive debugger that runs Python for "
             "whoever reaches a traceback page, and shows source, settings and secrets; Dash "
-            "run_server(debug=True) does the same. (uvicorn's reload=True is not reported: it "
-            "only restarts on file changes.)"),
+            "run_server(debug=True) does the same, and FastAPI/Starlette(debug=True) return "
+            "tracebacks to every client. A module constant bound once to True (DEBUG = True) "
+            "counts as True. (uvicorn's reload=True is not reported: it only restarts on file "
+            "changes.)"),
         fix="Turn debug off outside local development (read it from the environment, default off).",
         bad='app.run(host="0.0.0.0", debug=True)',
         good='app.run(host="0.0.0.0", debug=os.environ.get("FLASK_DEBUG") == "1")',

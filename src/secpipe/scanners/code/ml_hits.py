@@ -24,6 +24,8 @@ class Hits:
         self.safe_templates: set[int] = set()
         #: module-level names bound once to a template string that uses |safe
         self.safe_template_names: frozenset[str] = frozenset()
+        #: names bound once, at module level, to the literal True (``DEBUG = True``)
+        self.true_names: frozenset[str] = frozenset()
         #: (first line, last line, CWE) of calls a rule examined and found safe
         self.cleared: list[tuple[int, int, int]] = []
 

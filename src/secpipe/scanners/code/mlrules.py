@@ -12,7 +12,12 @@ import ast
 from collections.abc import Sequence
 
 from secpipe.scanners.code.flow import Flow
-from secpipe.scanners.code.ml_calls import check_call, check_return, module_templates_with_safe
+from secpipe.scanners.code.ml_calls import (
+    check_call,
+    check_return,
+    module_templates_with_safe,
+    module_true_names,
+)
 from secpipe.scanners.code.ml_catalog import RULES
 from secpipe.scanners.code.ml_hits import Hits
 from secpipe.scanners.code.ml_literals import check_literals, check_store
@@ -30,6 +35,7 @@ def check_tree(tree: ast.Module, lines: Sequence[str],
     check of the same concern (bandit's B301) is not reported there either."""
     hits = Hits(lines)
     hits.safe_template_names = module_templates_with_safe(tree)
+    hits.true_names = module_true_names(tree)
     flow = Flow(tree, lambda site: check_call(site, hits),
                 lambda target, value, fl: check_store(target, value, fl, hits))
     flow.on_return = lambda stmt, taint, fl: check_return(stmt, taint, fl.route, hits)
