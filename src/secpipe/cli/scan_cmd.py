@@ -323,6 +323,11 @@ def _render(args: argparse.Namespace, name: str, root: str, started: float, dura
 
         record = _as_run(name, SCANNER_PREFIX + name, root, started, duration, result)
         sys.stdout.write(render(record))
+    elif result.status is StepStatus.ERROR:
+        # the error itself goes to stderr; "no findings" here would read as a clean scan
+        if result.findings:
+            findings_table(result.findings, sys.stdout)
+        _skipped_summary(result, sys.stdout)
     else:
         findings_table(result.findings, sys.stdout)
         _skipped_summary(result, sys.stdout)
