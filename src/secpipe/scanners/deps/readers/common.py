@@ -244,6 +244,23 @@ _ITEM_LINE = re.compile(r"^[ \t]+\{.*\},?[ \t]*$")
 _FILES_LINE = re.compile(r'^(?:[A-Za-z0-9_."-]+ = \[|[ \t]+\{.*\},?|\]|)[ \t]*$')
 
 
+def read_json_object(path: Path, rel: str, max_bytes: int, out: Collector,
+                     what: str) -> tuple[str, dict[str, Any]] | None:
+    """A JSON manifest read whole: registered, read (bounded), decoded and parsed, with its top
+    level an object; else ``None`` and a problem (``what``: "a package.json", …)."""
+    out.manifest(rel)
+    text = read_text(path, rel, max_bytes, out)
+    if text is None:
+        return None
+    data = load_json(text, rel, out)
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        out.problem(rel, f"not {what}: the top level is not an object")
+        return None
+    return text, data
+
+
 def elide_lists(text: str, keys: tuple[str, ...], files_table: bool = False) -> str | None:
     """``text`` without the lock-file lists nothing reads: a ``KEY =
     {…}`` line, a ``KEY = [`` … ``]`` block of ``{…}`` lines (uv's ``sdist``/``wheels``,

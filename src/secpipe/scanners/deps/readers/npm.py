@@ -31,8 +31,7 @@ from secpipe.scanners.deps.readers.common import (
     Collector,
     Lines,
     clip,
-    load_json,
-    read_text,
+    read_json_object,
     redact_url,
 )
 
@@ -118,16 +117,10 @@ def declared_names(manifest: dict[str, Any]) -> set[str]:
 
 
 def read_package_json(path: Path, rel: str, max_bytes: int, out: Collector) -> None:
-    out.manifest(rel)
-    text = read_text(path, rel, max_bytes, out)
-    if text is None:
+    read = read_json_object(path, rel, max_bytes, out, "a package.json")
+    if read is None:
         return
-    data = load_json(text, rel, out)
-    if data is None:
-        return
-    if not isinstance(data, dict):
-        out.problem(rel, "not a package.json: the top level is not an object")
-        return
+    text, data = read
     lines = Lines(text)
     for section in _SECTIONS:
         deps = data.get(section)
@@ -147,16 +140,10 @@ def read_package_json(path: Path, rel: str, max_bytes: int, out: Collector) -> N
 
 
 def read_package_lock(path: Path, rel: str, max_bytes: int, out: Collector) -> None:
-    out.manifest(rel)
-    text = read_text(path, rel, max_bytes, out)
-    if text is None:
+    read = read_json_object(path, rel, max_bytes, out, "an npm lock file")
+    if read is None:
         return
-    data = load_json(text, rel, out)
-    if data is None:
-        return
-    if not isinstance(data, dict):
-        out.problem(rel, "not an npm lock file: the top level is not an object")
-        return
+    text, data = read
     version = data.get("lockfileVersion")
     source = path.name if path.name in (PACKAGE_LOCK, "npm-shrinkwrap.json") else PACKAGE_LOCK
     packages = data.get("packages")

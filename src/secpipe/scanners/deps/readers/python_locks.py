@@ -28,8 +28,8 @@ from secpipe.scanners.deps.readers.common import (
     Lines,
     Where,
     clip,
-    load_json,
     load_toml,
+    read_json_object,
     read_text,
     redact_url,
     table,
@@ -217,16 +217,10 @@ def _uv_source(source: Any) -> tuple[str, str]:
 
 
 def read_pipfile_lock(path: Path, rel: str, max_bytes: int, out: Collector) -> None:
-    out.manifest(rel)
-    text = read_text(path, rel, max_bytes, out)
-    if text is None:
+    read = read_json_object(path, rel, max_bytes, out, "a Pipfile.lock")
+    if read is None:
         return
-    data = load_json(text, rel, out)
-    if data is None:
-        return
-    if not isinstance(data, dict):
-        out.problem(rel, "not a Pipfile.lock: the top level is not an object")
-        return
+    text, data = read
     declared = _declared(path.parent / "Pipfile", "pipfile", max_bytes)
     lines = Lines(text)
     for category, packages in data.items():
