@@ -25,6 +25,7 @@ import io
 import logging
 import re
 import sys
+import threading
 import tokenize
 import warnings
 from collections.abc import Iterator
@@ -226,15 +227,28 @@ def docs_url(test_id: str, name: str) -> str:
 
 
 class _Collect(logging.Handler):
-    """Keeps the error records bandit logs (a test that raised)."""
+    """Keeps the error records bandit logs (a test that raised), per thread: bandit logs in the
+    thread that runs its tests, so two scans in one process (two ``scan-code`` steps of a stage)
+    each get their own records."""
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
-        self.records: list[str] = []
+        self._local = threading.local()
+
+    def start(self) -> None:
+        """Collect this thread's records from now on."""
+        self._local.records = []
+
+    def stop(self) -> list[str]:
+        """This thread's records since :meth:`start`; collecting stops."""
+        records: list[str] = getattr(self._local, "records", None) or []
+        self._local.records = None
+        return records
 
     def emit(self, record: logging.LogRecord) -> None:
-        if len(self.records) < 20:
-            self.records.append(record.getMessage().split("\n", 1)[0][:300])
+        records = getattr(self._local, "records", None)
+        if records is not None and len(records) < 20:
+            records.append(record.getMessage().split("\n", 1)[0][:300])
 
 
 class BanditRunner:
@@ -258,13 +272,13 @@ class BanditRunner:
 
     @contextmanager
     def _errors(self) -> Iterator[list[str]]:
-        self._collector.records = []
+        """The records of bandit tests that raised while the block ran, in this thread."""
         errors: list[str] = []
+        self._collector.start()
         try:
             yield errors
         finally:
-            errors.extend(self._collector.records)
-            self._collector.records = []
+            errors.extend(self._collector.stop())
 
     def run(self, tree: ast.Module, code: bytes, fname: str) -> tuple[list[BanditIssue], list[str]]:
         """Every bandit result on ``tree`` (parsed from ``code``), and the errors of tests that
