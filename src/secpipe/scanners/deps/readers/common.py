@@ -338,6 +338,19 @@ def load_toml(text: str, rel: str, out: Collector,
     return data
 
 
+def read_toml(path: Path, rel: str, max_bytes: int, out: Collector,
+              elide: tuple[str, ...] = (),
+              files_table: bool = False) -> tuple[str, dict[str, Any]] | None:
+    """A TOML manifest read whole: registered, read (bounded), decoded and parsed (``elide``,
+    ``files_table``: as :func:`load_toml`); else ``None`` and a problem."""
+    out.manifest(rel)
+    text = read_text(path, rel, max_bytes, out)
+    if text is None:
+        return None
+    data = load_toml(text, rel, out, elide, files_table)
+    return None if data is None else (text, data)
+
+
 def table(data: dict[str, Any], *keys: str) -> dict[str, Any] | None:
     """``data[k1][k2]…`` when every step is a table, else ``None``."""
     node: Any = data

@@ -28,9 +28,8 @@ from secpipe.scanners.deps.readers.common import (
     Lines,
     Where,
     clip,
-    load_toml,
     read_json_object,
-    read_text,
+    read_toml,
     redact_url,
     table,
 )
@@ -108,13 +107,10 @@ def _reference_of(pkg: dict[str, Any]) -> tuple[str, Any, Any] | None:
 
 def _read_package_array(path: Path, rel: str, max_bytes: int, out: Collector,
                         reader: str) -> None:
-    out.manifest(rel)
-    text = read_text(path, rel, max_bytes, out)
-    if text is None:
+    read = read_toml(path, rel, max_bytes, out, ("files",), files_table=True)
+    if read is None:
         return
-    data = load_toml(text, rel, out, ("files",), files_table=True)
-    if data is None:
-        return
+    text, data = read
     declared = _declared(path.parent / "pyproject.toml", "pyproject", max_bytes)
     lines = Lines(text)
     for index, pkg in enumerate(_packages(data, rel, out)):
@@ -171,13 +167,10 @@ def _uv_direct(packages: list[dict[str, Any]], roots: set[str]) -> set[str]:
 
 
 def read_uv_lock(path: Path, rel: str, max_bytes: int, out: Collector) -> None:
-    out.manifest(rel)
-    text = read_text(path, rel, max_bytes, out)
-    if text is None:
+    read = read_toml(path, rel, max_bytes, out, ("sdist", "wheels"))
+    if read is None:
         return
-    data = load_toml(text, rel, out, ("sdist", "wheels"))
-    if data is None:
-        return
+    text, data = read
     packages = _packages(data, rel, out)
     roots = _uv_roots(data, packages)
     direct = _uv_direct(packages, roots)

@@ -29,9 +29,9 @@ from secpipe.scanners.deps.readers.common import (
     Lines,
     Where,
     clip,
-    load_toml,
     pinned_version,
     read_text,
+    read_toml,
     redact_url,
     requirement,
     table,
@@ -92,13 +92,10 @@ def _string_groups(value: Any, rel: str, member: str, lines: Lines, out: Collect
 
 
 def read_pyproject(path: Path, rel: str, max_bytes: int, out: Collector) -> None:
-    out.manifest(rel)
-    text = read_text(path, rel, max_bytes, out)
-    if text is None:
+    read = read_toml(path, rel, max_bytes, out)
+    if read is None:
         return
-    data = load_toml(text, rel, out)
-    if data is None:
-        return
+    text, data = read
     lines = Lines(text)
     build = table(data, "build-system")
     if build is not None and "requires" in build:
@@ -247,13 +244,10 @@ def read_setup_cfg(path: Path, rel: str, max_bytes: int, out: Collector) -> None
 
 
 def read_pipfile(path: Path, rel: str, max_bytes: int, out: Collector) -> None:
-    out.manifest(rel)
-    text = read_text(path, rel, max_bytes, out)
-    if text is None:
+    read = read_toml(path, rel, max_bytes, out)
+    if read is None:
         return
-    data = load_toml(text, rel, out)
-    if data is None:
-        return
+    text, data = read
     lines = Lines(text)
     for category, packages in data.items():
         if category in _PIPFILE_NOT_PACKAGES or not isinstance(packages, dict):
