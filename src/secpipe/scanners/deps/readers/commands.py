@@ -298,6 +298,23 @@ def find_install(words: list[Word]) -> Install | None:
     return None
 
 
+def _operands(args: list[Word], start: int, takes_value: set[str]) -> tuple[Word, ...]:
+    """The words from ``start`` on that are not options (an option in ``takes_value`` also
+    consumes the word after it)."""
+    operands: list[Word] = []
+    i = start
+    while i < len(args):
+        text = args[i].text
+        if text in takes_value:
+            i += 2
+        elif text.startswith("-"):
+            i += 1
+        else:
+            operands.append(args[i])
+            i += 1
+    return tuple(operands)
+
+
 def _npm_install(program: str, args: list[Word]) -> Install | None:
     i = 0
     if program == "yarn" and args and args[0].text == "global":
@@ -306,18 +323,7 @@ def _npm_install(program: str, args: list[Word]) -> Install | None:
         i += 2 if args[i].text in _NPM_VALUE else 1
     if i >= len(args) or args[i].text not in _NPM[program]:
         return None
-    packages: list[Word] = []
-    i += 1
-    while i < len(args):
-        text = args[i].text
-        if text in _NPM_VALUE:
-            i += 2
-        elif text.startswith("-"):
-            i += 1
-        else:
-            packages.append(args[i])
-            i += 1
-    return Install("npm", tuple(packages))
+    return Install("npm", _operands(args, i + 1, _NPM_VALUE))
 
 
 def _pip_install(args: list[Word]) -> Install | None:
@@ -350,18 +356,7 @@ def _pip_install(args: list[Word]) -> Install | None:
 def _conda_install(args: list[Word]) -> Install | None:
     if not args or args[0].text not in ("install", "create"):
         return None
-    packages: list[Word] = []
-    i = 1
-    while i < len(args):
-        text = args[i].text
-        if text in _CONDA_VALUE:
-            i += 2
-        elif text.startswith("-"):
-            i += 1
-        else:
-            packages.append(args[i])
-            i += 1
-    return Install("conda", tuple(packages))
+    return Install("conda", _operands(args, 1, _CONDA_VALUE))
 
 
 def install_dependencies(script: str, where_of: Callable[[int], Where],
