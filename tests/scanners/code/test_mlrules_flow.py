@@ -235,7 +235,9 @@ def test_reading_a_literal_file_is_a_constant_not_unknown_code() -> None:
 
 # ---------------------------------------------------------------- severity by source
 @pytest.mark.parametrize(("source", "severity", "confidence"), [
-    ('pickle.load(open("model.pkl", "rb"))', Severity.LOW, Confidence.LOW),
+    # a literal path outside the repository (a relative one is a repository file: not
+    # reported, see test_only_relative_literal_paths_count_as_repository_files)
+    ('pickle.load(open("/srv/models/model.pkl", "rb"))', Severity.LOW, Confidence.LOW),
     ("def f(p):\n    pickle.load(open(p, 'rb'))", Severity.MEDIUM, Confidence.LOW),
     ("pickle.load(open(sys.argv[1], 'rb'))", Severity.HIGH, Confidence.MEDIUM),
     ("pickle.load(open(os.getenv('MODEL'), 'rb'))", Severity.HIGH, Confidence.MEDIUM),
@@ -424,3 +426,17 @@ def test_debug_servers_through_constants_and_asgi_apps() -> None:
     assert ("code.debug-server", 8) in found and ("code.debug-server", 9) not in found
     assert ("code.debug-server", 16) in found and ("code.debug-server", 17) not in found
     assert ("code.llm-output-shell", 14) in found
+
+
+def test_only_relative_literal_paths_count_as_repository_files() -> None:
+    source = """
+    import pickle
+    from pathlib import Path
+    HERE = Path(__file__).parent
+    a = pickle.load(open(HERE / "assets" / "vocab.pkl", "rb"))
+    b = pickle.load(open("/tmp/shared/model.pkl", "rb"))
+    c = pickle.load(open("~/.cache/m.pkl", "rb"))
+    """
+    found = {h.line: h.severity for h in hits_of(source)
+             if h.rule_id == "code.pickle-deserialization"}
+    assert found == {6: Severity.LOW, 7: Severity.LOW}  # line 5 ships with the repository

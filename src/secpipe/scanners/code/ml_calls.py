@@ -232,7 +232,13 @@ def _repo_file(site: CallSite, data: ast.expr | None) -> bool:
     literals (and ``__file__``), tainted by nothing. The rule is about files that are not
     provably local; the content of a repository file is the model scanner's (scan-models reads
     every pickle in the tree without loading it)."""
-    return data is not None and site.is_const(data) and not kinds_of(site.taint(data))
+    if data is None or not site.is_const(data) or (
+            kinds_of(site.taint(data)) & (UNTRUSTED | LLM | {"param"})):
+        return False
+    # an absolute literal (`/tmp/model.pkl`, `~/cache/x.pkl`) names a file outside the
+    # repository, which anyone with access to that folder may have written
+    return not any(isinstance(n, ast.Constant) and isinstance(n.value, str)
+                   and n.value.startswith(("/", "~", "\\")) for n in ast.walk(data))
 
 
 def _is_keras_load(qual: str) -> bool:

@@ -40,9 +40,10 @@ _CATALOGUE: tuple[CodeRule, ...] = (
             "loading it. A model or dataset fetched from a hub, a bucket, a URL or a request "
             "is attacker-controlled code. Severity follows where the data comes from: critical "
             "from a request or a download, high from the command line or the environment, "
-            "medium when unknown (a parameter). A path built only from literals (a file the "
-            "repository ships) is not reported: scan-models reads that file's content, and a "
-            "load of data the same function just serialised is not reported either."),
+            "medium when unknown (a parameter), low for an absolute literal path. A relative "
+            "path built only from literals (a file the repository ships) is not reported: "
+            "scan-models reads that file's content; nor is a load of data the same function "
+            "just serialised."),
         fix=("Load weights with safetensors, data with JSON/Parquet/NumPy (allow_pickle=False) "
              "and scikit-learn models with skops.io and an explicit trusted-type list; if a "
              "pickle cannot be avoided, verify its digest or signature before loading."),
