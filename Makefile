@@ -7,7 +7,7 @@ EXAMPLE = examples/request-classifier
 DEMO_EXTRAS = example,ml,models,provenance
 TEST_EXTRAS = dev,example
 
-.PHONY: demo test lint check-wheel setup setup-test clean
+.PHONY: demo test lint check-wheel setup setup-test clean fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ check-wheel:
 test: setup-test lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
 	$(MAKE) check-wheel VENV=$(VENV)
+
+## fuzz: the property tests with fresh random seeds and 20x the examples (not part of `test`)
+fuzz: setup-test
+	SECPIPE_FUZZ_RANDOM=1 SECPIPE_FUZZ_EXAMPLES=$${SECPIPE_FUZZ_EXAMPLES:-4000} \
+	  $(BIN)/pytest -q -p no:cacheprovider tests/scanners/models/test_models_fuzz.py \
+	  tests/scanners/secrets/test_secrets_fuzz.py tests/scanners/deps/test_readers_fuzz.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(EXAMPLE)/.secpipe

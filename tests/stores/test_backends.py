@@ -104,3 +104,11 @@ def test_unsupported_scheme_is_a_config_error(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="unsupported scheme 'ftp'"):
         open_store("ftp://user:pw@host/x", StoreSettings(), tmp_path, SecretResolver(tmp_path))
+
+
+@pytest.mark.parametrize("uri", ["s3://[bucket/x", "oci://[::1/repo", "s3://host:port/b"])
+def test_unparseable_uri_is_a_config_error(tmp_path: Path, uri: str) -> None:
+    from secpipe.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="cannot be parsed"):
+        open_store(uri, StoreSettings(), tmp_path, SecretResolver(tmp_path))

@@ -233,3 +233,9 @@ def test_multi_line_messages_become_one_line(tmp_path: Path) -> None:
     text = "Artifact: a.py\nType: \n\nSecret X\r\nSeverity: HIGH"
     f = _one(tmp_path, {"message": {"text": text}})
     assert f.message == "Artifact: a.py; Type:; Secret X; Severity: HIGH"
+
+
+def test_unparseable_artifact_uri_is_kept_as_written(tmp_path: Path) -> None:
+    loc = {"physicalLocation": {"artifactLocation": {"uri": "https://[bad/x.py"}}}
+    f = _one(tmp_path, {"message": {"text": "m"}, "locations": [loc]})
+    assert f.location.path == "https://[bad/x.py"

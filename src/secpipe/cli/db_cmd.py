@@ -130,7 +130,10 @@ def _update(args: argparse.Namespace) -> int:
     db = _db_path(args)
     ecosystems = args.ecosystem or [PYPI, NPM]
     base = args.url_base.rstrip("/")
-    scheme = urllib.parse.urlsplit(base).scheme
+    try:
+        scheme = urllib.parse.urlsplit(base).scheme
+    except ValueError:
+        scheme = ""
     if scheme not in ("http", "https"):
         raise InputError(f"--url-base {base!r}: only http:// and https:// are downloaded",
                          hint="for a local file use `secpipe db import FILE`")

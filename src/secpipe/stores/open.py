@@ -52,7 +52,11 @@ def default_store_uri(project_root: Path, state_dir: str | Path = ".secpipe") ->
 
 def describe(uri: str) -> str:
     """The URI without any userinfo (for messages)."""
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return "<unparseable URI>"
     if parts.username or parts.password:
         host = parts.hostname or ""
         return parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")).geturl()
@@ -96,7 +100,13 @@ def open_store(uri: str | None, settings: StoreSettings, project_root: Path,
                resolver: Secrets, state_dir: str | Path = ".secpipe") -> ArtifactStore:
     """The store a URI names; credentials are resolved here, at the moment they are needed."""
     uri = resolver.resolve(uri, "uri") if uri else default_store_uri(project_root, state_dir)
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        raise ConfigError(f"store URI {describe(uri)!r} cannot be parsed ({exc})",
+                          hint="write s3://bucket/prefix, oci://host/repository, "
+                               "file:///absolute/path or a plain path") from None
     scheme = parts.scheme.lower()
     if scheme == "file":
         return LocalStore(file_uri_path(uri, parts))

@@ -5,10 +5,11 @@ well-formed."""
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_readers_conda_npm import ENVIRONMENT, PACKAGE_JSON, _lock_v3
 from test_readers_embedded import DOCKERFILE, notebook
@@ -43,9 +44,14 @@ mutation = st.tuples(st.floats(0, 1), st.integers(0, 40),
                      st.lists(st.sampled_from(PIECES), max_size=4).map("".join))
 
 
-@settings(max_examples=250, deadline=None, database=None,
+EXAMPLES = int(os.environ.get("SECPIPE_FUZZ_EXAMPLES", "250"))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(rel=st.sampled_from(sorted(SAMPLES)), mutations=st.lists(mutation, max_size=6))
+@example(rel="requirements.txt", mutations=[(0.9375, 10, "[")])  # "[" in a VCS URL's host
+@example(rel="package.json", mutations=[(0.177734375, 7, "")])  # a dependency named ""
 def test_mutated_manifests_never_raise(rel: str, mutations: list[tuple[float, int, str]]
                                        ) -> None:
     text = SAMPLES[rel]

@@ -104,10 +104,13 @@ class Paths:
         uri = loc.get("uri")
         if not isinstance(uri, str) or not uri:
             return None
-        base = self._base(loc.get("uriBaseId"))
-        if base:
-            uri = urljoin(base if base.endswith("/") else base + "/", uri)
-        parts = urlsplit(uri)
+        try:
+            base = self._base(loc.get("uriBaseId"))
+            if base:
+                uri = urljoin(base if base.endswith("/") else base + "/", uri)
+            parts = urlsplit(uri)
+        except ValueError:  # e.g. an unbalanced "[" in the host: keep the text as written
+            return clean(uri, 1000)
         if parts.scheme == "file":
             local = unquote(parts.path)
         elif len(parts.scheme) > 1:

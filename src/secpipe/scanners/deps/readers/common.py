@@ -129,6 +129,10 @@ class Collector:
             self.problem(dep.path, f"more than {self.max_entries} dependencies: the rest were "
                          "not read")
             return False
+        if not dep.name.strip():  # `"": "^1.0"` in package.json names nothing to match
+            self.problem(dep.path, f"a dependency without a name ({clip(dep.spec, 60)!r})",
+                         dep.line, dep.member)
+            return True
         if "@" in dep.spec or "@" in dep.name:  # belt and braces: no URL credentials kept
             spec, name = redact(dep.spec), redact(dep.name)
             if (spec, name) != (dep.spec, dep.name):
@@ -449,8 +453,14 @@ def _name_of_reference(head: str) -> str | None:
     egg = _EGG.search(head)
     if egg:
         return egg.group(1)
-    last = re.split(r"[/\\]", urlsplit(head).path.rstrip("/") if _SCHEME.match(head)
-                    else head.rstrip("/\\"))[-1]
+    if _SCHEME.match(head):
+        try:
+            path = urlsplit(head).path.rstrip("/")
+        except ValueError:  # an unbalanced "[" in the host part: not a URL we can name
+            return None
+    else:
+        path = head.rstrip("/\\")
+    last = re.split(r"[/\\]", path)[-1]
     try:
         if last.lower().endswith(".whl"):
             return str(parse_wheel_filename(last)[0])
