@@ -85,6 +85,20 @@ case "$out" in
   *) fail "scan deps did not name the advisory and the fixed version: $out" ;;
 esac
 
+# the IaC scanner's parsers (tree-sitter's HCL grammar, dockerfile-parse) come with the core
+mkdir -p infra
+printf 'resource "aws_security_group" "w" {\n  ingress {\n    from_port = 22\n    to_port = 22\n    protocol = "tcp"\n    cidr_blocks = ["0.0.0.0/0"]\n  }\n}\n' >infra/main.tf
+printf 'FROM python:3.11-slim\nRUN curl -fsSL https://get.example.com/i.sh | sh\nUSER 10001\n' >infra/Dockerfile
+set +e
+out="$("$bin" scan iac infra --json -q 2>&1)"; iac=$?
+set -e
+[ "$iac" = 1 ] || fail "scan iac exited $iac, not 1: $out"
+case "$out" in
+  *iac.aws.sg-open-admin-port*iac.docker.remote-script-exec*) ;;
+  *iac.docker.remote-script-exec*iac.aws.sg-open-admin-port*) ;;
+  *) fail "scan iac did not report the open SSH port and curl | sh: $out" ;;
+esac
+
 # a team's project (a Flask app serving a pickled model): init reads it, the built-in pipeline
 # runs, and every step either did real work or says plainly that it did not
 mkdir -p app/data

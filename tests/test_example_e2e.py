@@ -116,3 +116,45 @@ def test_mlsecops_model_gate_catches_pickles_and_planted_malicious_model(
                if f["rule_id"] == "models.pickle.unsafe-format"}
     assert {"artifacts/model.pkl", "artifacts/tokenizer.pkl",
             "artifacts/label_encoder.pkl"} <= pickled
+
+
+@pytest.mark.slow
+def test_devsecops_iac_scan_flags_planted_misconfigurations_not_lookalikes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], osv_database: Path
+) -> None:
+    """README plants 8-10 are reported by scan-iac in devsecops' scan stage, and the safe
+    look-alikes beside them are not (no finding of any rule about those concerns)."""
+    example = tmp_path / "request-classifier"  # a fresh copy: no model published yet
+    shutil.copytree(EXAMPLE, example, ignore=shutil.ignore_patterns(".secpipe", "data",
+                                                                     "artifacts", "__pycache__"))
+    with_osv_data(example, osv_database)
+    capsys.readouterr()
+    code = main(["run", "devsecops", "-C", str(example), "-q", "--json"])
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert code == 1, (err, [(s["id"], s["status"], s["message"]) for s in report["steps"]])
+    iac = next(s for s in report["steps"] if s["kind"] == "scan-iac")
+    assert iac["status"] == "passed" and iac["metrics"]["files_scanned"] == 4
+    found = [(f["rule_id"], f["location"]["path"], f["message"]) for f in report["findings"]
+             if f["scanner"] == "scan-iac"]
+    rules = {(r, p) for r, p, _ in found}
+    # plant 8: curl | sh in the build stage
+    assert ("iac.docker.remote-script-exec", "Dockerfile") in rules
+    # plant 9: the privileged sidecar, named
+    assert any(r == "iac.k8s.privileged" and "metrics-exporter" in m for r, _, m in found)
+    assert not any(r == "iac.k8s.privileged" and "container classifier" in m
+                   for r, _, m in found)
+    # plant 10: SSH from var.ssh_cidr's default, 0.0.0.0/0
+    ssh = [m for r, p, m in found if r == "iac.aws.sg-open-admin-port"]
+    assert len(ssh) == 1 and "port 22" in ssh[0]
+    # look-alikes: no root-user finding (distroless nonroot; pod-level runAsNonRoot), no secret
+    # in the build (secret mount, ${VAR} in Compose), no S3 encryption / public-access finding
+    # (separate resources), nothing on 443 or on the loopback-bound Postgres, nothing at all on
+    # the Compose file
+    assert not any(r in ("iac.docker.root-user", "iac.k8s.run-as-root") for r, _ in rules)
+    assert not any("secret" in r for r, _ in rules)
+    assert not any(r.startswith(("iac.aws.s3-encryption", "iac.aws.s3-public"))
+                   for r, _ in rules)
+    assert not any("port 443" in m for _, _, m in found)
+    assert not any(p == "docker-compose.yml" for _, p in rules)
+    assert not any(r.startswith("iac.") and r.count(".") == 1 for r, _ in rules), found

@@ -105,8 +105,8 @@ def test_flask_app_wires_model_training_and_store(tmp_path: Path,
     out = capsys.readouterr().out
     assert "sign: model.pkl (the app's code names it: app.py)" in out
     cfg = load_project(root).config
-    assert cfg.policy.require == ["scan-secrets", "scan-code", "scan-deps", "scan-models",
-                                  "train", "sign", "store"]
+    assert cfg.policy.require == ["scan-secrets", "scan-code", "scan-deps", "scan-iac",
+                                  "scan-models", "train", "sign", "store"]
     text = (root / "secpipe.yaml").read_text()
     assert 'model: "model.pkl"' in text and "app.py" in text  # the choice, and why
     defaults = _defaults(root)
@@ -129,8 +129,8 @@ def test_flask_app_with_holdout_wires_evaluate(tmp_path: Path) -> None:
     assert _init(root, "-q") == 0
     assert _defaults(root)["evaluate"]["data"] == "data/test.csv"
     assert load_project(root).config.policy.require == [
-        "scan-secrets", "scan-code", "scan-deps", "scan-models", "train", "evaluate", "sign",
-        "store"]
+        "scan-secrets", "scan-code", "scan-deps", "scan-iac", "scan-models", "train", "evaluate",
+        "sign", "store"]
 
 
 def test_notebooks_only_leaves_training_commented(tmp_path: Path,
@@ -189,12 +189,16 @@ def test_model_pickle_is_never_loaded(tmp_path: Path, monkeypatch: pytest.Monkey
 @pytest.mark.parametrize("build", [flask_app, notebooks_only, llm_app])
 def test_required_steps_are_steps_of_mlsecops(tmp_path: Path,
                                               build: Callable[[Path], Path]) -> None:
-    """What init requires can be met: every name is a step the built-in pipeline plans."""
+    """What init requires can be met: every name is a step a built-in pipeline plans (scan-iac
+    only devsecops), and mlsecops plans every requirement but scan-iac."""
     root = build(tmp_path)
     assert _init(root, "-q") == 0
     project = load_project(root)
-    stages = plan(project, "mlsecops", project.pipeline("mlsecops"))
-    kinds = {p.kind_name for stage in stages for p in stage}
+    kinds: dict[str, set[str]] = {}
+    for name in ("mlsecops", "devsecops"):
+        stages = plan(project, name, project.pipeline(name))
+        kinds[name] = {p.kind_name for stage in stages for p in stage}
     require = project.config.policy.require or []
-    assert require and set(require) <= kinds
+    assert require and set(require) <= kinds["mlsecops"] | kinds["devsecops"]
+    assert set(require) - {"scan-iac"} <= kinds["mlsecops"]
     check_required_names(require, project.step_names())  # every name is one secpipe knows

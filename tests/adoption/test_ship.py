@@ -40,6 +40,7 @@ def predict():
 DOCKERFILE = """FROM python:3.11-slim
 COPY app.py model.pkl requirements.txt /app/
 RUN pip install -r /app/requirements.txt
+USER 10001
 CMD ["flask", "--app", "/app/app.py", "run"]
 """
 

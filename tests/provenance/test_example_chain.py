@@ -44,6 +44,14 @@ def test_example_mlsecops_signs_and_stores_then_devsecops_loads_and_verifies(
     manifest = json.loads((published / "manifest.json").read_text())
     assert manifest["signed"]["attestation"] == "attestation.dsse.json"
 
+    assert main(["run", "devsecops", "-C", str(root), "-q", "--json"]) == 1  # IaC plants 8-10
+    iac = [f for f in json.loads(capsys.readouterr().out)["findings"]
+           if f["scanner"] == "scan-iac" and f["severity"] in ("high", "critical")]
+    assert len(iac) == 3
+    for planted in iac:
+        assert main(["suppress", planted["fingerprint"], "--reason", "planted on purpose",
+                     "-C", str(root)]) == 0
+    capsys.readouterr()
     assert main(["run", "devsecops", "-C", str(root), "-q", "--json"]) == 0
     dev = {s["id"]: s for s in json.loads(capsys.readouterr().out)["steps"]}
     assert "signature verified" in dev["load-model"]["message"]

@@ -42,7 +42,7 @@ from secpipe.cli.render import ConsolePrinter, findings_table, line
 from secpipe.cli.scan_remote import fetch, is_store_uri, relocate
 from secpipe.core import exitcodes
 from secpipe.core.errors import ConfigError, InputError
-from secpipe.core.findings import Severity
+from secpipe.core.findings import Finding, Severity
 from secpipe.core.registry import BUILTIN_STEPS, SCANNER_PREFIX, load_kind, scanner_kinds
 from secpipe.core.results import StepResult, StepStatus
 from secpipe.core.scan_options import RECORDED, OptionSpec
@@ -170,8 +170,22 @@ def _run(args: argparse.Namespace) -> int:
     if result.status is StepStatus.ERROR:
         print(f"secpipe: error: {printable(result.message)}", file=sys.stderr)
         return exitcodes.ERROR
-    worst = max((f.severity.rank for f in result.findings), default=-1)
+    worst = max((f.severity.rank for f in result.findings if not _accepted_inline(f)),
+                default=-1)
     return exitcodes.GATE_FAILED if worst >= fail_on.rank else exitcodes.PASSED
+
+
+def _accepted_inline(finding: Finding) -> bool:
+    """True for a finding a ``secpipe:ignore`` comment with a reason suppresses until today or
+    later (as the gate judges it); it is still listed, but does not fail the scan."""
+    if "secpipe:inline-suppressed" not in finding.tags:
+        return False
+    import datetime as dt
+
+    from secpipe.policy.inline import inline_state
+
+    state = inline_state(finding)
+    return state is not None and not state.problem(dt.date.today())
 
 
 Step = Callable[[StepContext], StepResult]

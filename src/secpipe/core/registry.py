@@ -32,6 +32,7 @@ BUILTIN_STEPS: dict[str, tuple[str, str]] = {
     "load": ("secpipe.stores.steps", "LoadStep"),
     "scan-code": ("secpipe.scanners.code.step", "CodeScanStep"),
     "scan-deps": ("secpipe.scanners.deps.step", "DepsScanStep"),
+    "scan-iac": ("secpipe.scanners.iac.step", "IacScanStep"),
     "scan-models": ("secpipe.scanners.models.step", "ModelScanStep"),
     "scan-secrets": ("secpipe.scanners.secrets.step", "SecretsScanStep"),
     "sign": ("secpipe.provenance.sign_step", "SignStep"),

@@ -41,8 +41,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from secpipe.core.errors import ConfigError
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "MAX_YAML_BYTES", "YamlDocument", "format_loc",
-           "load_yaml", "parse_yaml", "read_regular_file", "write_text_atomically"]
+__all__ = ["MAX_DEPTH", "MAX_DOCUMENTS", "MAX_NODES", "MAX_YAML_BYTES", "YamlDocument",
+           "format_loc", "load_yaml", "parse_yaml", "parse_yaml_documents", "read_regular_file",
+           "write_text_atomically"]
 
 MAX_YAML_BYTES = 1 << 20
 """Largest YAML configuration file read (1 MiB)."""
@@ -50,6 +51,8 @@ MAX_DEPTH = 64
 """Deepest nesting of collections, counting through aliases."""
 MAX_NODES = 250_000
 """Most nodes a document may hold once every alias is expanded."""
+MAX_DOCUMENTS = 10_000
+"""Most documents :func:`parse_yaml_documents` reads from one stream."""
 
 Loc = tuple[Hashable, ...]
 """A key path: mapping keys and sequence indices from the top of a document."""
@@ -133,6 +136,10 @@ class YamlDocument:
     """Plain data: dicts, lists, str, int, float, bool, None, dates."""
     lines: Mapping[Loc, int]
     """The 1-based line of each key path written in the file (an alias's insides have none)."""
+    first_line: int | None = None
+    """First line of the document's content (set by :func:`parse_yaml_documents`)."""
+    last_line: int | None = None
+    """Last line of the document's content (set by :func:`parse_yaml_documents`)."""
 
     def line_of(self, loc: Loc) -> int | None:
         """The line of ``loc``, else of its nearest written parent (``None``: nothing known)."""
@@ -146,9 +153,12 @@ class YamlDocument:
 class _Loader(yaml.SafeLoader):
     """``SafeLoader`` with bounds, duplicate keys refused and scalars built as they are read."""
 
-    def __init__(self, text: bytes | str, name: str) -> None:
+    def __init__(self, text: bytes | str, name: str, max_depth: int = MAX_DEPTH,
+                 max_nodes: int = MAX_NODES) -> None:
         super().__init__(text)
         self.name = name
+        self.max_depth = max_depth
+        self.max_nodes = max_nodes
         self.lines: dict[Loc, int] = {}
         self._path: list[Hashable] = []
         self._depth = 0
@@ -167,8 +177,8 @@ class _Loader(yaml.SafeLoader):
         if step is not None:
             self._path.append(step)
         try:
-            if self._depth > MAX_DEPTH:
-                self._fail(event.start_mark, f"nested deeper than {MAX_DEPTH} levels")
+            if self._depth > self.max_depth:
+                self._fail(event.start_mark, f"nested deeper than {self.max_depth} levels")
             if step is not None:
                 mark = index.start_mark if isinstance(index, Node) else event.start_mark
                 self.lines.setdefault(tuple(self._path), mark.line + 1)
@@ -209,16 +219,17 @@ class _Loader(yaml.SafeLoader):
                 child_size, child_height = self._measured[id(child)]
                 size += child_size
                 height = max(height, child_height + 1)
-        if size > MAX_NODES:
-            self._fail(node.start_mark, f"more than {MAX_NODES} nodes once aliases are expanded")
+        if size > self.max_nodes:
+            self._fail(node.start_mark,
+                       f"more than {self.max_nodes} nodes once aliases are expanded")
         self._measured[id(node)] = (size, height)
 
     def _measure_alias(self, node: Node, mark: Any) -> None:
         measured = self._measured.get(id(node))
         if measured is None:
             self._fail(mark, "an alias refers to a node that contains it")
-        if self._depth + measured[1] - 1 > MAX_DEPTH:
-            self._fail(mark, f"nested deeper than {MAX_DEPTH} levels (through an alias)")
+        if self._depth + measured[1] - 1 > self.max_depth:
+            self._fail(mark, f"nested deeper than {self.max_depth} levels (through an alias)")
 
     def _build_scalar(self, node: ScalarNode) -> None:
         """Construct a scalar now, while its key path is known, so a bad one names it."""
@@ -260,7 +271,60 @@ def parse_yaml(text: bytes | str, name: str) -> YamlDocument:
         return YamlDocument(data=loader.get_single_data(), lines=loader.lines)
     except ConfigError:
         raise
-    except yaml.MarkedYAMLError as exc:
+    except Exception as exc:
+        _reraise(exc, name)
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def parse_yaml_documents(text: bytes | str, name: str, *, max_documents: int = MAX_DOCUMENTS,
+                         max_depth: int = MAX_DEPTH,
+                         max_nodes: int = MAX_NODES) -> list[YamlDocument]:
+    """Parse a multi-document YAML stream (``---`` separated) with the bounds of
+    :func:`parse_yaml`, the node bound applied to the whole stream and at most ``max_documents``
+    documents. Each document's :attr:`YamlDocument.lines` are key paths from its own root, and its
+    :attr:`~YamlDocument.first_line`/:attr:`~YamlDocument.last_line` say where it lies in the
+    stream. An empty or null document (``---`` with nothing after it) is left out. Every problem
+    is a one-line :class:`ConfigError` starting with ``name``."""
+    loader: _Loader | None = None
+    out: list[YamlDocument] = []
+    total = 0
+    try:
+        loader = _Loader(text, name, max_depth=max_depth, max_nodes=max_nodes)
+        while loader.check_node():
+            if len(out) >= max_documents:
+                raise ConfigError(f"{name}: more than {max_documents} YAML documents")
+            loader.lines = {}
+            loader._measured = {}  # anchors do not cross documents; ids may be reused
+            node = loader.get_node()
+            if node is None:
+                continue
+            total += loader._measured[id(node)][0]
+            if total > max_nodes:
+                raise ConfigError(f"{name}: line {node.start_mark.line + 1}: more than "
+                                  f"{max_nodes} nodes in the whole stream")
+            data = loader.construct_document(node)
+            if data is None:
+                continue
+            end = node.end_mark
+            last = end.line + 1 if end.column > 0 or end.line == node.start_mark.line else end.line
+            out.append(YamlDocument(data=data, lines=loader.lines,
+                                    first_line=node.start_mark.line + 1, last_line=max(
+                                        last, node.start_mark.line + 1)))
+        return out
+    except ConfigError:
+        raise
+    except Exception as exc:
+        _reraise(exc, name)
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _reraise(exc: Exception, name: str) -> NoReturn:
+    """A PyYAML or constructor failure as a one-line :class:`ConfigError`."""
+    if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         where = f" line {mark.line + 1}:" if mark is not None else ""
         context = exc.context
@@ -269,14 +333,11 @@ def parse_yaml(text: bytes | str, name: str) -> YamlDocument:
         problem = ": ".join(part for part in (context, exc.problem) if part)
         problem = problem or str(exc).splitlines()[0]
         raise ConfigError(f"{name}:{where} malformed YAML: {problem}") from None
-    except yaml.YAMLError as exc:
+    if isinstance(exc, yaml.YAMLError):
         raise ConfigError(f"{name}: malformed YAML: {str(exc).splitlines()[0]}") from None
-    except Exception as exc:  # a constructor's own failure: still the file's fault, not ours
-        problem = " ".join(str(exc).split("\n"))[:300]
-        raise ConfigError(f"{name}: malformed YAML: {type(exc).__name__}: {problem}") from None
-    finally:
-        if loader is not None:
-            loader.dispose()
+    # a constructor's own failure: still the file's fault, not ours
+    problem = " ".join(str(exc).split("\n"))[:300]
+    raise ConfigError(f"{name}: malformed YAML: {type(exc).__name__}: {problem}") from None
 
 
 def load_yaml(path: Path, name: str | None = None,

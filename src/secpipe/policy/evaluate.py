@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from secpipe.core.findings import Finding, Severity
 from secpipe.core.results import GateDecision
+from secpipe.policy.inline import inline_state
 from secpipe.policy.metrics import MetricBound
 from secpipe.policy.model import PolicySpec, SuppressionSpec
 from secpipe.tools.suppressions import TOOL_SUPPRESSED_REASON, is_tool_suppressed
@@ -36,7 +37,11 @@ def evaluate(
     baseline: frozenset[str] = frozenset(),
     today: dt.date | None = None,
 ) -> GateDecision:
-    """Decide. Expired suppressions no longer suppress, and the decision says so."""
+    """Decide. Expired suppressions no longer suppress, and the decision says so.
+
+    A finding a secpipe scanner marked as suppressed by a comment in the source
+    (:mod:`secpipe.policy.inline`) is accepted like a configured suppression while its expiry is
+    today or later; expired, or without a reason or a date, it is counted with a note."""
     today = today or dt.date.today()
     reasons: list[str] = []
     notes: list[str] = []
@@ -68,6 +73,16 @@ def evaluate(
             until = f", until {active.expires}" if active.expires else ""
             accepted.append((f.fingerprint, f"suppressed: {active.reason}{until}"))
             continue
+        inline = inline_state(f)
+        if inline is not None:
+            problem = inline.problem(today)
+            if not problem:
+                suppressed += 1
+                accepted.append((f.fingerprint, f"suppressed inline at {inline.where}: "
+                                                f"{inline.reason}, until {inline.expires}"))
+                continue
+            if problem not in notes:  # one note per comment, however many findings it covers
+                notes.append(problem)
         if f.fingerprint in baseline:
             baselined += 1
             accepted.append((f.fingerprint, "in the baseline"))

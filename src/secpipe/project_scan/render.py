@@ -41,6 +41,8 @@ def required_steps(scan: ProjectScan, choices: Choices) -> list[str]:
         require.append("scan-code")
     if dependency_manifests(scan):
         require.append("scan-deps")
+    if scan.containers or scan.iac:
+        require.append("scan-iac")  # a devsecops step: a pipeline without it is not judged
     if scan.models or choices.train:
         require.append("scan-models")
     if choices.train:
@@ -205,7 +207,8 @@ def _training(scan: ProjectScan, choices: Choices) -> list[str]:
 def _exec_example(scan: ProjectScan) -> list[str]:
     if not (scan.containers or scan.iac):
         return []
-    lines = ["", "# Container and IaC files found: tools scan them through `exec` steps, e.g.",
+    lines = ["", "# Container and IaC files found: scan-iac checks them in the devsecops "
+             "pipeline; other", "# tools can add their checks through `exec` steps, e.g.",
              "# pipelines:", "#   containers:", "#     stages:", "#       - name: scan",
              "#         steps:"]
     if scan.containers:

@@ -34,9 +34,16 @@ def mark_tool_suppressed(finding: Finding, how: str, justification: str = "") ->
     return replace(finding, tags=tags, message=message, properties=tuple(sorted(props.items())))
 
 
+RESERVED_TAG_PREFIX = "secpipe:"
+"""Tags secpipe's own markers use (:data:`TOOL_SUPPRESSED_TAG`, the inline-suppression tag of
+:mod:`secpipe.policy.inline`): a tool's output never carries one into a finding."""
+
+
 def unmarked_tags(tags: list[str]) -> list[str]:
-    """A tool's own tags without our marker (a tool cannot mark its results itself)."""
-    return [t for t in tags if t != TOOL_SUPPRESSED_TAG]
+    """A tool's own tags without secpipe's markers (a tool can neither mark its results as
+    tool-suppressed nor as suppressed inline with a reason): every tag that starts with
+    ``secpipe:``, in any case and after any leading spaces, is dropped."""
+    return [t for t in tags if not t.lstrip().lower().startswith(RESERVED_TAG_PREFIX)]
 
 
 def is_tool_suppressed(finding: Finding) -> bool:
