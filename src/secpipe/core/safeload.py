@@ -33,11 +33,14 @@ import tempfile
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
 from secpipe.core.errors import ConfigError
 
@@ -150,7 +153,33 @@ class YamlDocument:
         return None
 
 
-class _Loader(yaml.SafeLoader):
+def _base_loader() -> type[yaml.SafeLoader]:
+    """libyaml's C scanner and parser (several times faster than PyYAML's own) under PyYAML's
+    Python composer, so every node still passes through :meth:`_Loader.compose_node` and its
+    bounds, with ``safe_load``'s constructors and resolver; PyYAML's pure-Python loader when
+    PyYAML was built without libyaml."""
+    try:
+        from yaml._yaml import CParser
+    except ImportError:
+        return yaml.SafeLoader
+
+    class Fast(Composer, CParser, SafeConstructor, Resolver):
+        def __init__(self, text: bytes | str) -> None:
+            CParser.__init__(self, text)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+    return Fast  # type: ignore[return-value]
+
+
+if TYPE_CHECKING:
+    _Base = yaml.SafeLoader
+else:
+    _Base = _base_loader()
+
+
+class _Loader(_Base):
     """``SafeLoader`` with bounds, duplicate keys refused and scalars built as they are read."""
 
     def __init__(self, text: bytes | str, name: str, max_depth: int = MAX_DEPTH,
@@ -316,17 +345,19 @@ def parse_yaml_documents(text: bytes | str, name: str, *, max_documents: int = M
     except ConfigError:
         raise
     except Exception as exc:
-        _reraise(exc, name)
+        _reraise(exc, name, max_depth)
     finally:
         if loader is not None:
             loader.dispose()
 
 
-def _reraise(exc: Exception, name: str) -> NoReturn:
+def _reraise(exc: Exception, name: str, max_depth: int = MAX_DEPTH) -> NoReturn:
     """A PyYAML or constructor failure as a one-line :class:`ConfigError`."""
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         where = f" line {mark.line + 1}:" if mark is not None else ""
+        if "maximum nesting depth" in str(exc.problem):  # libyaml's own bound (1,000 levels)
+            raise ConfigError(f"{name}:{where} nested deeper than {max_depth} levels") from None
         context = exc.context
         if context and exc.context_mark and mark and exc.context_mark.line != mark.line:
             context += f" on line {exc.context_mark.line + 1}"

@@ -10,22 +10,53 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from secpipe.scanners.iac.kubernetes.helm import analyse_chart
 from secpipe.scanners.iac.kubernetes.kustomize import (
     KUSTOMIZATION_NAMES,
+    BuildCache,
     attach_sources,
+    build,
     is_kustomization,
     patch_files,
 )
-from secpipe.scanners.iac.kubernetes.kustomize import render as render_kustomization
 from secpipe.scanners.iac.kubernetes.rules import RULES, Context, build_context, check_object
 from secpipe.scanners.iac.kubernetes.yamldocs import K8sObject, read_objects
 from secpipe.scanners.iac.model import Analysis, Budget, IacFile, IacHit, IacResource, Problem
 
 __all__ = ["RULES", "analyse"]
+
+
+#: ``kubectl kustomize`` processes run at once (they wait on disk and on kubectl's start-up).
+KUSTOMIZE_WORKERS = 4
+
+_Built = tuple[str | None, list[Problem]] | Problem
+
+
+def _built(kustomizations: list[IacFile], root: Path,
+           budget: Budget) -> Iterator[tuple[IacFile, _Built]]:
+    """Each kustomization with its build output (or why it was not built), in order; builds
+    run a few at a time."""
+
+    def one(k: IacFile) -> _Built:
+        if budget.spent():
+            return Problem("iac.budget-exceeded", k.rel, None,
+                           f"{k.rel}: not built: the IaC time budget was spent")
+        try:
+            return build(k, root, budget)
+        except Exception as exc:  # a reader bug must not end the scan
+            return Problem("iac.partial-render", k.rel, 1, f"{k.rel}: could not be built: "
+                           f"{type(exc).__name__}: {str(exc)[:200]}")
+
+    if len(kustomizations) < 2:
+        yield from ((k, one(k)) for k in kustomizations)
+        return
+    with ThreadPoolExecutor(max_workers=KUSTOMIZE_WORKERS,
+                            thread_name_prefix="secpipe-kustomize") as pool:
+        yield from zip(kustomizations, pool.map(one, kustomizations), strict=True)
 
 
 def _inside(path: str, root: Path) -> bool:
@@ -162,17 +193,20 @@ def analyse(files: list[IacFile], charts: list[IacFile], root: Path,
         analysis.problems.extend(problems)
         analysis.files += count
     built: list[K8sObject] = []
-    for k in kustomizations:
-        if budget.spent():
-            analysis.problems.append(Problem("iac.budget-exceeded", k.rel, None,
-                                             f"{k.rel}: not built: the IaC time budget was "
-                                             "spent"))
+    cache = BuildCache()
+    for k, output in _built(kustomizations, root, budget):
+        if isinstance(output, Problem):
+            analysis.problems.append(output)
+            continue
+        text, problems = output
+        analysis.problems.extend(problems)
+        if text is None:
             continue
         try:
-            objects, problems = render_kustomization(k, root, budget)
+            objects, problems = cache.objects(text, k, budget)
         except Exception as exc:  # a reader bug must not end the scan
             analysis.problems.append(Problem("iac.partial-render", k.rel, 1,
-                                             f"{k.rel}: could not be built: "
+                                             f"{k.rel}: could not be read: "
                                              f"{type(exc).__name__}: {str(exc)[:200]}"))
             continue
         analysis.problems.extend(problems)

@@ -7,7 +7,10 @@ scanned directly.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Hashable
@@ -85,27 +88,28 @@ def patch_files(kustomization: Path, rel: str, budget: Budget) -> list[Path]:
     return out
 
 
-def render(kustomization: IacFile, root: Path, budget: Budget,
-           kubectl: str | None = None) -> tuple[list[K8sObject], list[Problem]]:
-    """The objects ``kubectl kustomize`` builds from the kustomization's folder."""
+def build(kustomization: IacFile, root: Path, budget: Budget,
+          kubectl: str | None = None) -> tuple[str | None, list[Problem]]:
+    """The text ``kubectl kustomize`` builds from the kustomization's folder (None with the
+    problem when it was not built). Safe to call from several threads at once."""
     folder = Path(kustomization.path).parent
     program = kubectl if kubectl is not None else shutil.which("kubectl")
     if not program:
-        return [], [Problem("iac.partial-render", kustomization.rel, 1,
-                            f"{kustomization.rel}: kubectl is not installed: the overlay was "
-                            "not built; its bases were scanned directly, its patches were not "
-                            "applied")]
+        return None, [Problem("iac.partial-render", kustomization.rel, 1,
+                              f"{kustomization.rel}: kubectl is not installed: the overlay was "
+                              "not built; its bases were scanned directly, its patches were not "
+                              "applied")]
     remote = remote_resources(Path(kustomization.path), kustomization.rel, budget)
     if remote:
-        return [], [Problem("iac.partial-render", kustomization.rel, 1,
-                            f"{kustomization.rel}: not built: it names remote resources "
-                            f"({', '.join(remote[:3])}) that are not fetched; its local bases "
-                            "were scanned directly")]
+        return None, [Problem("iac.partial-render", kustomization.rel, 1,
+                              f"{kustomization.rel}: not built: it names remote resources "
+                              f"({', '.join(remote[:3])}) that are not fetched; its local bases "
+                              "were scanned directly")]
     real_root = os.path.realpath(root)
     real = os.path.realpath(folder)
     if os.path.commonpath([real_root, real]) != real_root:
-        return [], [Problem("iac.parse-error", kustomization.rel, 1,
-                            f"{kustomization.rel}: lies outside the scanned folder")]
+        return None, [Problem("iac.parse-error", kustomization.rel, 1,
+                              f"{kustomization.rel}: lies outside the scanned folder")]
     with tempfile.TemporaryDirectory(prefix="secpipe-kustomize-") as tmp:
         out_path = Path(tmp) / "out.yaml"
         env = tool_env(declared={"KUBECONFIG": os.devnull})
@@ -116,31 +120,70 @@ def render(kustomization: IacFile, root: Path, budget: Budget,
         try:
             outcome = run_tool(call)
         except ToolStartError as exc:
-            return [], [Problem("iac.partial-render", kustomization.rel, 1,
-                                f"{kustomization.rel}: {exc}: the overlay was not built")]
+            return None, [Problem("iac.partial-render", kustomization.rel, 1,
+                                  f"{kustomization.rel}: {exc}: the overlay was not built")]
         if outcome.timed_out:
-            return [], [Problem("iac.budget-exceeded", kustomization.rel, 1,
-                                f"{kustomization.rel}: kubectl kustomize timed out after "
-                                f"{call.timeout:g} s")]
+            return None, [Problem("iac.budget-exceeded", kustomization.rel, 1,
+                                  f"{kustomization.rel}: kubectl kustomize timed out after "
+                                  f"{call.timeout:g} s")]
         if outcome.stdout.dropped:
-            return [], [Problem("iac.too-large", kustomization.rel, 1,
-                                f"{kustomization.rel}: kubectl kustomize output is larger "
-                                f"than {budget.max_file_bytes} bytes")]
+            return None, [Problem("iac.too-large", kustomization.rel, 1,
+                                  f"{kustomization.rel}: kubectl kustomize output is larger "
+                                  f"than {budget.max_file_bytes} bytes")]
         if outcome.exit_code != 0:
             why = outcome.stderr.summary or f"exit code {outcome.exit_code}"
-            return [], [Problem("iac.partial-render", kustomization.rel, 1,
-                                f"{kustomization.rel}: kubectl kustomize failed: {why[:300]}")]
+            return None, [Problem("iac.partial-render", kustomization.rel, 1,
+                                  f"{kustomization.rel}: kubectl kustomize failed: {why[:300]}")]
         try:
-            text = out_path.read_text(encoding="utf-8", errors="replace")
+            return out_path.read_text(encoding="utf-8", errors="replace"), []
         except OSError as exc:
-            return [], [Problem("iac.parse-error", kustomization.rel, 1,
-                                f"{kustomization.rel}: cannot read the build output: {exc}")]
-    objects, problems = objects_of_text(text, kustomization.rel, budget,
+            return None, [Problem("iac.parse-error", kustomization.rel, 1,
+                                  f"{kustomization.rel}: cannot read the build output: {exc}")]
+
+
+#: A document separator of ``kubectl kustomize`` output (a block scalar's ``---`` is indented).
+_SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
+
+
+class BuildCache:
+    """Objects of the documents of kustomize builds, parsed once per scan: overlays of one base
+    (and bases pulled into many overlays, such as CRDs) render the same documents again."""
+
+    def __init__(self) -> None:
+        self._docs: dict[bytes, tuple[list[K8sObject], list[Problem]]] = {}
+
+    def objects(self, text: str, kustomization: IacFile,
+                budget: Budget) -> tuple[list[K8sObject], list[Problem]]:
+        """The objects of one build's output, at ``kustomization``'s path."""
+        objects: list[K8sObject] = []
+        problems: list[Problem] = []
+        for doc in _SEPARATOR.split(text):
+            if not doc.strip():
+                continue
+            key = hashlib.sha256(doc.encode("utf-8", "surrogatepass")).digest()
+            found = self._docs.get(key)
+            if found is None:
+                found = objects_of_text(doc, kustomization.rel, budget,
                                         name=f"{kustomization.rel} (kustomize build)",
-                                        line_map=[1] * (text.count("\n") + 1),
+                                        line_map=[1] * (doc.count("\n") + 1),
                                         origin=f"kustomize build of {kustomization.rel}",
                                         engine="kustomize")
-    return objects, problems
+                self._docs[key] = found
+            objects.extend(dataclasses.replace(
+                o, path=kustomization.rel, origin=f"kustomize build of {kustomization.rel}")
+                for o in found[0])
+            problems.extend(dataclasses.replace(p, path=kustomization.rel) for p in found[1])
+        return objects, problems
+
+
+def render(kustomization: IacFile, root: Path, budget: Budget,
+           kubectl: str | None = None,
+           cache: BuildCache | None = None) -> tuple[list[K8sObject], list[Problem]]:
+    """The objects ``kubectl kustomize`` builds from the kustomization's folder."""
+    text, problems = build(kustomization, root, budget, kubectl)
+    if text is None:
+        return [], problems
+    return (cache or BuildCache()).objects(text, kustomization, budget)
 
 
 def _identity(obj: K8sObject) -> tuple[str, str]:
