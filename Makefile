@@ -44,7 +44,8 @@ test: setup-test lint
 fuzz: setup-test
 	SECPIPE_FUZZ_RANDOM=1 SECPIPE_FUZZ_EXAMPLES=$${SECPIPE_FUZZ_EXAMPLES:-4000} \
 	  $(BIN)/pytest -q -p no:cacheprovider tests/scanners/models/test_models_fuzz.py \
-	  tests/scanners/secrets/test_secrets_fuzz.py tests/scanners/deps/test_readers_fuzz.py
+	  tests/scanners/secrets/test_secrets_fuzz.py tests/scanners/deps/test_readers_fuzz.py \
+	  tests/scanners/iac/*/test_*fuzz.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(EXAMPLE)/.secpipe

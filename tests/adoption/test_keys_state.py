@@ -153,15 +153,17 @@ def test_history_scan_reports_a_private_key_committed_under_the_state_folder(
 
 def test_secpipes_own_state_is_scanned_but_yields_no_findings(
         project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Run store, secrets cache and run outputs under .secpipe/ hold only redacted evidence:
-    a second run scans them (binary databases skipped by content) and finds only the planted
-    secret, once."""
+    """Run store and run outputs under .secpipe/ hold only redacted evidence: a second run
+    scans them (binary databases skipped by content) and finds only the planted secret, once.
+    The scan cache is the user's, never inside the project (a committed cache could hide
+    findings)."""
     (project / "secpipe.yaml").write_text(PIPELINE)
     (project / "app.py").write_text(f"TOKEN = '{_token(random.Random(10))}'\n")
     for _ in range(2):
         assert main(["run", "p", "-C", str(project), "-q"]) == 0
     state = project / ".secpipe"
-    assert (state / "cache").is_dir() and (state / "runs.db").is_file()
+    assert not (state / "cache").exists() and (state / "runs.db").is_file()
+    assert any((Path(os.environ["XDG_CACHE_HOME"]) / "secpipe").glob("secrets-*.sqlite"))
     capsys.readouterr()
     assert main(["scan", "secrets", str(project), "--json", "-q", "--no-cache"]) == 1
     assert _findings(capsys) == [("secrets.github-pat", "app.py", None)]

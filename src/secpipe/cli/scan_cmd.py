@@ -126,8 +126,9 @@ def _add_scanner(inner: Any, common: argparse.ArgumentParser, name: str, summary
 
 
 def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "secpipe"
+    from secpipe.core.step import user_cache_dir
+
+    return user_cache_dir()
 
 
 def run(args: argparse.Namespace) -> int:

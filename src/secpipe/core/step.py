@@ -16,6 +16,7 @@ that needs neither starts without them.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -114,8 +115,8 @@ class StepContext:
     timeout: float | None = None
     """Seconds this step may take (for subprocesses it starts)."""
     cache_dir: Path | None = None
-    """A persistent cache folder shared by runs (``.secpipe/cache`` in a pipeline run, the user's
-    cache folder for ad-hoc scans); None disables caching."""
+    """A persistent cache folder shared by runs (:func:`user_cache_dir`); None disables
+    caching."""
     secrets: Secrets | None = None
     """Resolves secret references in settings, only when a step asks, and redacts the values it
     handed out (one resolver per run); None outside a run (``keys.refs.resolver_for``)."""
@@ -198,3 +199,11 @@ class StepKind(Generic[SettingsT]):
 
     def run(self, ctx: StepContext, settings: SettingsT) -> StepResult:  # pragma: no cover
         raise NotImplementedError
+
+
+def user_cache_dir() -> Path:
+    """secpipe's cache folder: ``$XDG_CACHE_HOME/secpipe`` (``~/.cache/secpipe``). Caches live
+    here and never inside a project: a cache entry committed to a repository (results keyed by
+    content digest) could otherwise hide what the scan of that repository would find."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "secpipe"

@@ -35,7 +35,7 @@ from secpipe.core.events import (
     StepStarted,
 )
 from secpipe.core.results import FinishedStep, StepResult, StepStatus
-from secpipe.core.step import StepContext, StepKind, StepSettings
+from secpipe.core.step import StepContext, StepKind, StepSettings, user_cache_dir
 from secpipe.keys.refs import SecretResolver
 from secpipe.pipeline.config import Project
 from secpipe.pipeline.execute import run_guarded
@@ -304,7 +304,7 @@ class Runner:
             run_id=run_id, pipeline=self._pipeline_name, step_id=step_id, earlier=earlier,
             policy=self.project.config.policy, suppressions=self.project.suppressions,
             state_dir=state, progress=progress, log=log, cancel=threading.Event(),
-            timeout=planned.timeout, cache_dir=state / "cache", secrets=self._secrets,
+            timeout=planned.timeout, cache_dir=user_cache_dir(), secrets=self._secrets,
             history=self.store, debug=self.debug,
         )
 

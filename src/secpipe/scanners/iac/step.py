@@ -12,7 +12,6 @@ Inline suppressions (``# secpipe:ignore RULE reason=… expires=…``) and other
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,7 +23,7 @@ from secpipe import __version__
 from secpipe.core.errors import ConfigError
 from secpipe.core.findings import Finding, Location, Severity
 from secpipe.core.results import Skipped, StepResult, StepStatus
-from secpipe.core.step import StepContext, StepKind
+from secpipe.core.step import StepContext, StepKind, user_cache_dir
 from secpipe.scanners.base import MIB, NOT_ON_CLI, ScannerSettings, collect_files, metavar
 from secpipe.scanners.iac.model import (
     FRAMEWORKS,
@@ -183,11 +182,11 @@ def _analyse(ctx: StepContext, root: Path, buckets: Any, budget: Budget,
 
 def _cache_dir(ctx: StepContext, root: Path) -> Path:
     """Where parsed Terraform files are kept: the run's cache folder when it is outside the
-    scanned tree, else the user's (``$XDG_CACHE_HOME/secpipe/iac``). A cache inside the tree could
-    be committed by whoever writes the repository, with entries that hide resources."""
+    scanned tree, else the user's. A cache inside the tree could be committed by whoever writes
+    the repository, with entries that hide resources."""
     base = ctx.cache_dir
     if base is None or base.resolve().is_relative_to(root):
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "secpipe"
+        base = user_cache_dir()
     return base / "iac"
 
 
