@@ -360,3 +360,28 @@ def test_persistent_volume_host_path(scan: Scan) -> None:
     assert [(h.resource, h.line) for h in hits] == [("PersistentVolume/default/v", 8)]
     nfs = pv.replace("  hostPath:\n    path: /mnt/data\n", "  nfs:\n    server: n\n    path: /x\n")
     assert scan({"nfs.yaml": nfs}).hits == []
+
+
+def test_read_only_time_zone_host_path_is_not_reported(scan: Scan) -> None:
+    mount = ("    volumeMounts:\n    - name: tz\n      mountPath: /etc/localtime\n"
+             "      readOnly: {ro}\n")
+    vols = "  volumes:\n  - name: tz\n    hostPath:\n      path: {path}\n"
+    base = _with("        memory: 256Mi\n", "        memory: 256Mi\n" + mount)
+    quiet = scan({"a.yaml": pod(base.format(ro="true") + vols.format(path="/etc/localtime"))})
+    assert rule_hits(quiet, "iac.k8s.host-path") == []
+    writable = scan({"b.yaml": pod(base.format(ro="false") + vols.format(path="/etc/localtime"))})
+    assert len(rule_hits(writable, "iac.k8s.host-path")) == 1
+    other = scan({"c.yaml": pod(base.format(ro="true") + vols.format(path="/etc/kubernetes"))})
+    assert len(rule_hits(other, "iac.k8s.host-path")) == 1  # read-only, but not a clock file
+
+
+def test_all_verbs_on_own_custom_resources_is_not_a_wildcard(scan: Scan) -> None:
+    own = "- apiGroups: [ml.example.com]\n  resources: [trainingjobs, trainingjobs/status]\n" \
+          "  verbs: ['*']\n"
+    assert scan({"r.yaml": RBAC.format(kind="Role", rules=own)}).hits == []
+    core = "- apiGroups: ['']\n  resources: [configmaps]\n  verbs: ['*']\n"
+    k8s = "- apiGroups: [networking.k8s.io]\n  resources: [ingresses]\n  verbs: ['*']\n"
+    every = "- apiGroups: [ml.example.com]\n  resources: ['*']\n  verbs: [get]\n"
+    for rules in (core, k8s, every):
+        hits = scan({"s.yaml": RBAC.format(kind="Role", rules=rules)}).hits
+        assert [h.rule_id for h in hits] == ["iac.k8s.rbac-wildcard"], rules

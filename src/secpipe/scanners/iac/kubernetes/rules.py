@@ -404,6 +404,18 @@ def check_host_namespaces(obj: K8sObject, ctx: Context) -> Iterator[IacHit]:
                        container=c, evidence="hostProcess: true")
 
 
+#: Host files holding only the node's time zone: mounted read-only they expose nothing.
+_TIME_FILES = frozenset({"/etc/localtime", "/etc/timezone", "/usr/share/zoneinfo"})
+
+
+def _mounted_read_only(pod: PodSpec, volume: object) -> bool:
+    """True when every mount of ``volume`` in the pod's containers is ``readOnly: true`` (and
+    there is at least one)."""
+    mounts = [m for c in pod.containers for m in (c.data.get("volumeMounts") or [])
+              if isinstance(m, dict) and m.get("name") == volume]
+    return bool(mounts) and all(m.get("readOnly") is True for m in mounts)
+
+
 def check_host_path(obj: K8sObject, ctx: Context) -> Iterator[IacHit]:
     spec = obj.data.get("spec")
     if obj.kind == "PersistentVolume" and isinstance(spec, dict) and isinstance(
@@ -434,6 +446,8 @@ def check_host_path(obj: K8sObject, ctx: Context) -> Iterator[IacHit]:
                        f"volume {name} mounts the container runtime socket {text} from the "
                        "host (control of the node)", severity=Severity.CRITICAL,
                        evidence=f"hostPath: {text}")
+        elif text.rstrip("/") in _TIME_FILES and _mounted_read_only(pod, name):
+            continue  # the node's clock zone, read-only: the common, harmless hostPath
         else:
             severity = Severity.HIGH if text.rstrip("/") in ("", "/", "/etc", "/proc",
                                                             "/var/lib/kubelet", "/root") else None
@@ -678,6 +692,14 @@ def _rbac_rules(obj: K8sObject) -> Iterator[tuple[int, dict[str, Any]]]:
 _READ = frozenset({"get", "list", "watch", "*"})
 
 
+def _own_custom_resources(groups: list[str], resources: list[str]) -> bool:
+    """True when a rule names only custom resources: every apiGroup is a custom one (has a dot,
+    is not ``*`` nor a Kubernetes group ``*.k8s.io``) and resources are named explicitly."""
+    if not groups or not resources:
+        return False
+    return all("." in g and g != "*" and not g.endswith("k8s.io") for g in groups)
+
+
 def check_rbac(obj: K8sObject, ctx: Context) -> Iterator[IacHit]:
     for i, rule in _rbac_rules(obj):
         verbs = [v.lower() for v in _strings(rule.get("verbs"))]
@@ -685,7 +707,9 @@ def check_rbac(obj: K8sObject, ctx: Context) -> Iterator[IacHit]:
         groups = _strings(rule.get("apiGroups"))
         names = _strings(rule.get("resourceNames"))
         loc: Loc = ("rules", i)
-        if "*" in verbs or "*" in resources:
+        if "*" in verbs and "*" not in resources and _own_custom_resources(groups, resources):
+            pass  # an operator's full control of its own custom resources, not a wildcard grant
+        elif "*" in verbs or "*" in resources:
             what = [key for key, vals in (("verbs", verbs), ("resources", resources))
                     if "*" in vals]
             where = ("rules", i, "verbs" if "*" in verbs else "resources")
