@@ -1,0 +1,268 @@
+"""The ``scan-image`` step kind: a container image's packages, vulnerabilities and contents.
+
+``paths`` are images: an OCI image layout folder, an ``oci-archive`` or a ``docker save`` tar
+(``ref:`` and ``platform:`` choose inside a multi-image one). Each is opened and its layers
+applied in memory (:mod:`secpipe.images`: digests verified, whiteouts applied, hostile members
+refused), its packages inventoried, matched against the local OSV database (the one
+``scan-deps`` uses: ``database:`` > ``$SECPIPE_OSV_DB`` > the user cache) by
+:mod:`.vulns`, VEX documents (``vex:``) applied before the gate, and an SBOM (CycloneDX 1.6)
+written into the step's folder and returned as an artifact. The layers' contents (secrets,
+also in deleted files; model files; the build history) are scanned by :mod:`.content`.
+
+Findings: ``image.vulnerable`` (with the distribution's fix status and fixed version),
+``image.incomplete`` (a package database that does not parse, a refused layer member, a release
+or ecosystem without data: never a pass), ``image.database-stale``, and the content scan's.
+A vulnerability dropped as backported (changelog evidence) or by a VEX statement is listed in
+the step's skipped entries with its evidence or justification. An image that cannot be read
+(:class:`~secpipe.images.layout.ImageError`) or no database is an ERROR.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from secpipe import __version__
+from secpipe.core.artifacts import Artifact
+from secpipe.core.errors import InputError
+from secpipe.core.findings import Finding
+from secpipe.core.results import Skipped, StepResult, StepStatus
+from secpipe.core.step import StepContext, StepKind
+from secpipe.images.inventory import inventory
+from secpipe.images.layers import FileTree, Limits, apply_layers
+from secpipe.images.layout import Image, ImageError, open_image
+from secpipe.images.pkg_filetree import FileTreeView
+from secpipe.images.sbom import cyclonedx
+from secpipe.scanners.base import ScannerSettings, metavar
+from secpipe.scanners.deps.osvdb import DatabaseMissing, OsvDatabase, database_path
+from secpipe.scanners.deps.step import HOW_TO_GET_DATA, data_age_text
+from secpipe.scanners.image import vulns as vm
+from secpipe.scanners.image.vex import VexStatement, load_vex
+
+GIB = 1 << 30
+MAX_LISTED = 20
+"""Most backported / VEX-removed vulnerabilities named in the step message."""
+MAX_HOSTILE_FINDINGS = 50
+"""Most refused layer members reported one by one (the rest are counted)."""
+SBOM_MEDIA_TYPE = "application/vnd.cyclonedx+json"
+
+
+class ImageScanSettings(ScannerSettings):
+    """``with:`` settings of ``scan-image`` (``paths`` are images)."""
+
+    paths: list[str] = Field(default_factory=lambda: ["."])
+    """Images to scan, relative to the project root: OCI layout folders, oci-archive or
+    docker-archive tars."""
+    ref: str | None = Field(default=None, json_schema_extra=metavar("NAME"))
+    """The image to take from a layout or archive holding several (a ref name, a tag or a
+    manifest digest)."""
+    platform: str | None = Field(default=None, json_schema_extra=metavar("OS/ARCH"))
+    """The platform to take from a multi-platform index (default linux/amd64)."""
+    database: str | None = Field(default=None, json_schema_extra=metavar("FILE"))
+    """The OSV database file (default: $SECPIPE_OSV_DB, else
+    $XDG_CACHE_HOME/secpipe/osv.sqlite3); relative to the project root."""
+    max_database_age_days: float = Field(default=7.0, gt=0, json_schema_extra=metavar("DAYS"))
+    """Oldest OSV data accepted, in days since it was loaded."""
+    on_stale_database: Literal["error", "finding"] = "error"
+    """What older data makes: the step an error, or a high finding (image.database-stale)."""
+    vex: list[str] = Field(default_factory=list, json_schema_extra=metavar("FILE"))
+    """OpenVEX or CycloneDX VEX documents; not_affected/fixed statements remove a
+    vulnerability before the gate (relative to the project root)."""
+    sbom: bool = True
+    """Write the image's CycloneDX SBOM into the step's folder (an artifact of the step)."""
+    contents: bool = True
+    """Scan the layers' contents: secrets (also in deleted files), model files, history."""
+    max_image_bytes: int = Field(default=16 * GIB, gt=0, json_schema_extra=metavar("N"))
+    """Most uncompressed layer bytes read from one image (a layer bomb stops there)."""
+    max_seconds: float | None = Field(default=None, gt=0, json_schema_extra=metavar("S"))
+    """Longest time spent applying one image's layers."""
+
+
+class ImageScanStep(StepKind[ImageScanSettings]):
+    """Scans container images: packages, their vulnerabilities, the layers' contents."""
+
+    kind = "scan-image"
+    summary = "container images: package vulnerabilities (local OSV data), SBOM, layer contents"
+    Settings = ImageScanSettings
+    produces_metrics = ("images", "packages", "vulnerabilities", "vulnerable_packages",
+                        "backported", "vex_suppressed", "duration_seconds",
+                        "osv_database_age_days")
+
+    def run(self, ctx: StepContext, settings: ImageScanSettings) -> StepResult:
+        started = time.monotonic()
+        root = ctx.project_root.resolve()
+        try:
+            statements = load_vex([_under(root, v) for v in settings.vex])
+        except InputError as exc:
+            return _error(exc.message)
+        db_path = database_path(settings.database, root)
+        try:
+            db = OsvDatabase(db_path)
+        except DatabaseMissing:
+            return _error(f"no OSV vulnerability database at {db_path}: {HOW_TO_GET_DATA} "
+                          "(or name another file with `database:` or $SECPIPE_OSV_DB)")
+        except InputError as exc:
+            return _error(exc.message + (f" ({exc.hint})" if exc.hint else ""))
+        with db:
+            infos = db.ecosystems()
+            age = max((i.age_days() for i in infos.values()), default=0.0)
+            data = data_age_text(age, list(infos.values()))
+            ctx.log(f"OSV database {db.path}: {data}")
+            if age > settings.max_database_age_days and settings.on_stale_database == "error":
+                return _error(f"{data}, older than max_database_age_days "
+                              f"({settings.max_database_age_days:g}): run `secpipe db update`, "
+                              "or `secpipe db import FILE` with a fresh OSV export (or set "
+                              "on_stale_database: finding)")
+            state = _State()
+            if age > settings.max_database_age_days:
+                state.findings.append(vm.stale_finding(str(db.path), age,
+                                                       settings.max_database_age_days))
+            for done, named in enumerate(settings.paths):
+                if ctx.cancel.is_set():
+                    return _error("scan-image: cancelled")
+                ctx.progress(done, len(settings.paths), "images")
+                try:
+                    self._scan_one(ctx, settings, root, named, db, statements, state)
+                except ImageError as exc:
+                    return _error(f"{named}: {exc.message}")
+            ctx.progress(len(settings.paths), len(settings.paths), "images")
+        metrics = {
+            "images": float(len(settings.paths)),
+            "packages": float(state.packages),
+            "vulnerabilities": float(state.vulnerabilities),
+            "vulnerable_packages": float(len(state.vulnerable)),
+            "backported": float(state.backported),
+            "vex_suppressed": float(state.vex_suppressed),
+            "osv_database_age_days": round(age, 3),
+            "duration_seconds": round(time.monotonic() - started, 3),
+        }
+        message = (f"{len(state.vulnerable)} vulnerable of {state.packages} packages in "
+                   f"{len(settings.paths)} image(s); {state.vulnerabilities} vulnerabilities")
+        if state.backported:
+            message += f"; {state.backported} dropped as backported"
+        if state.vex_suppressed:
+            message += f"; {state.vex_suppressed} removed by VEX"
+        if state.listed:
+            message += " (" + "; ".join(state.listed[:MAX_LISTED]) + (
+                f"; {len(state.listed) - MAX_LISTED} more" if len(state.listed) > MAX_LISTED
+                else "") + ")"
+        message += f"; {data}"
+        message += "".join(f"; {note}" for note in state.notes)
+        return StepResult(status=StepStatus.PASSED, findings=tuple(state.findings),
+                          metrics=metrics, artifacts=tuple(state.artifacts),
+                          skipped=tuple(state.skipped), message=message,
+                          tool=f"secpipe {__version__}")
+
+    def _scan_one(self, ctx: StepContext, settings: ImageScanSettings, root: Path, named: str,
+                  db: OsvDatabase, statements: list[VexStatement], state: _State) -> None:
+        target = _under(root, named)
+        limits = Limits(max_total_bytes=settings.max_image_bytes,
+                        max_seconds=settings.max_seconds)
+        with open_image(target, ref=settings.ref, platform=settings.platform) as image, \
+                apply_layers(image, limits=limits, cancel=ctx.cancel) as tree:
+            label = image.ref_names[0] if image.ref_names else named
+            digest = image.manifest_digest or image.config_digest
+            inv = inventory(FileTreeView(tree), cancel=ctx.cancel)
+            state.packages += len(inv.packages)
+            for problem in inv.problems:
+                state.findings.append(vm.incomplete_finding(label, problem.path, problem.reason))
+            _hostile(tree, label, state)
+            report = vm.match_image(inv, tree, db)
+            for path, reason in report.problems:
+                state.findings.append(vm.incomplete_finding(label, path, reason))
+            image_ids = [digest, image.config_digest, *image.ref_names]
+            kept, removed = vm.apply_vex(report.vulns, statements, image_ids)
+            for item in report.backported:
+                v = item.vuln
+                state.backported += 1
+                state.listed.append(f"{v.id} in {v.package.name}: backported "
+                                    f"({item.changelog_version})")
+                state.skipped.append(Skipped(
+                    path=f"{label}:{v.package.name}@{v.package.version}",
+                    reason=f"{v.id}: backported, the changelog's entry {item.changelog_version} "
+                           f"says: {item.line}"))
+            for sup in removed:
+                v, st = sup.vuln, sup.statement
+                state.vex_suppressed += 1
+                why = f": {st.justification}" if st.justification else ""
+                state.listed.append(f"{v.id} in {v.package.name}: VEX {st.status}")
+                state.skipped.append(Skipped(
+                    path=f"{label}:{v.package.name}@{v.package.version}",
+                    reason=f"{v.id}: VEX {st.status}{why} ({st.document})"))
+            for vuln in kept:
+                state.findings.append(vm.vuln_finding(vuln, label))
+                state.vulnerabilities += 1
+                state.vulnerable.add((label, vuln.package.ecosystem, vuln.package.name,
+                                      vuln.package.version))
+            if settings.sbom:
+                state.artifacts.append(_write_sbom(ctx, inv.packages, label, digest,
+                                                   len(state.artifacts)))
+            if settings.contents:
+                self._contents(ctx, tree, image, label, state)
+
+    def _contents(self, ctx: StepContext, tree: FileTree, image: Image, label: str,
+                  state: _State) -> None:
+        try:
+            module = importlib.import_module("secpipe.scanners.image.content")
+        except ModuleNotFoundError as exc:
+            if exc.name != "secpipe.scanners.image.content":
+                raise
+            if "layer contents not scanned" not in " ".join(state.notes):
+                state.notes.append("layer contents not scanned (secpipe.scanners.image.content "
+                                   "is not installed)")
+            return
+        found, problems = module.scan_contents(tree, image, ctx)
+        state.findings.extend(found)
+        for text in problems:
+            state.findings.append(vm.incomplete_finding(label, "/", str(text)))
+
+
+class _State:
+    """What a run collects over its images."""
+
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+        self.skipped: list[Skipped] = []
+        self.artifacts: list[Artifact] = []
+        self.listed: list[str] = []
+        self.notes: list[str] = []
+        self.packages = 0
+        self.vulnerabilities = 0
+        self.backported = 0
+        self.vex_suppressed = 0
+        self.vulnerable: set[tuple[str, str, str, str]] = set()
+
+
+def _under(root: Path, named: str) -> Path:
+    path = Path(named).expanduser()
+    return path if path.is_absolute() else root / path
+
+
+def _hostile(tree: FileTree, label: str, state: _State) -> None:
+    for member in tree.hostile[:MAX_HOSTILE_FINDINGS]:
+        state.findings.append(vm.incomplete_finding(
+            label, member.name, f"layer {member.layer}: member refused or suspicious: "
+                                f"{member.reason}"))
+    extra = len(tree.hostile) - MAX_HOSTILE_FINDINGS
+    if extra > 0:
+        state.findings.append(vm.incomplete_finding(
+            label, "/", f"{extra} more layer members refused or suspicious"))
+
+
+def _write_sbom(ctx: StepContext, packages: Any, label: str, digest: str, n: int) -> Artifact:
+    ctx.workdir.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-.")[:80] or "image"
+    target = ctx.workdir / f"sbom-{n}-{safe}.cdx.json"
+    document = cyclonedx(packages, label, digest)
+    target.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return Artifact.from_file(f"sbom:{label}", target, SBOM_MEDIA_TYPE)
+
+
+def _error(message: str) -> StepResult:
+    return StepResult(status=StepStatus.ERROR, message=message, tool=f"secpipe {__version__}")
