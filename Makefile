@@ -19,6 +19,7 @@ setup: $(BIN)/python
 setup-test: $(BIN)/python
 	$(BIN)/pip install -q -e ".[$(TEST_EXTRAS)]"
 	VENV=$(VENV) bash scripts/ci-tools.sh
+	bash scripts/base-image.sh  # Debian 12 base as an OCI layout, once (cached)
 
 ## demo: set up, build the example's data, run the mlsecops pipeline on the example
 demo: setup

