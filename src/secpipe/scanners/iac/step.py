@@ -136,8 +136,11 @@ class IacScanStep(StepKind[IacSettings]):
         findings.extend(rule_findings)
         findings.extend(_problem_finding(p) for p in _dedup_problems(analysis.problems))
         findings.sort(key=_order)
-        failed = sorted({p.path for p in analysis.problems
-                         if p.rule_id in _FILE_FAILURES and p.path in explicit})
+        why: dict[str, str] = {}
+        for p in analysis.problems:
+            if p.rule_id in _FILE_FAILURES and p.path in explicit:
+                why.setdefault(p.path, p.message)
+        failed = sorted(why)
         incomplete = len({p.path for p in analysis.problems if p.rule_id in _FILE_FAILURES})
         frameworks = {"terraform": 0, "kubernetes": 0, "dockerfile": 0, "compose": 0,
                       "policy": 0}
@@ -157,8 +160,10 @@ class IacScanStep(StepKind[IacSettings]):
         status = StepStatus.PASSED
         if failed:
             status = StepStatus.ERROR
-            message = (f"{failed[0]} could not be analysed"
-                       + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""))
+            first = why[failed[0]]
+            message = (first if first.startswith(failed[0]) else
+                       f"{failed[0]} could not be analysed: {first}")
+            message += f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         return StepResult(status=status, findings=tuple(findings), metrics=metrics,
                           skipped=tuple(skipped), message=message,
                           tool=f"secpipe {__version__}")
