@@ -135,6 +135,9 @@ class IacScanStep(StepKind[IacSettings]):
         analysis.problems.extend(suppress_problems)
         findings.extend(rule_findings)
         findings.extend(_problem_finding(p) for p in _dedup_problems(analysis.problems))
+        # one finding per fingerprint: a local module called from two roots with the same
+        # address, or a base built by two overlays, is one place in one file
+        findings = list({f.fingerprint: f for f in reversed(findings)}.values())[::-1]
         findings.sort(key=_order)
         why: dict[str, str] = {}
         for p in analysis.problems:
