@@ -25,6 +25,7 @@ from secpipe.core.findings import Finding, Location, Severity
 from secpipe.core.results import Skipped, StepResult, StepStatus
 from secpipe.core.step import StepContext, StepKind, user_cache_dir
 from secpipe.scanners.base import MIB, NOT_ON_CLI, ScannerSettings, collect_files, metavar
+from secpipe.scanners.iac.classify import Buckets
 from secpipe.scanners.iac.model import (
     FRAMEWORKS,
     PROBLEM_RULES,
@@ -137,8 +138,10 @@ class IacScanStep(StepKind[IacSettings]):
         findings.extend(_problem_finding(p) for p in _dedup_problems(analysis.problems))
         # one finding per fingerprint: a local module called from two roots with the same
         # address, or a base built by two overlays, is one place in one file
-        findings = list({f.fingerprint: f for f in reversed(findings)}.values())[::-1]
-        findings.sort(key=_order)
+        unique: dict[str, Finding] = {}
+        for f in findings:
+            unique.setdefault(f.fingerprint, f)
+        findings = sorted(unique.values(), key=_order)
         why: dict[str, str] = {}
         for p in analysis.problems:
             if p.rule_id in _FILE_FAILURES and p.path in explicit:
@@ -172,7 +175,7 @@ class IacScanStep(StepKind[IacSettings]):
                           tool=f"secpipe {__version__}")
 
 
-def _analyse(ctx: StepContext, root: Path, buckets: Any, budget: Budget,
+def _analyse(ctx: StepContext, root: Path, buckets: Buckets, budget: Budget,
              settings: IacSettings) -> Analysis:
     from secpipe.scanners.iac import docker, kubernetes, terraform
 
