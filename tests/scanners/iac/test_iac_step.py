@@ -183,3 +183,17 @@ def test_cli_json_sarif_and_bad_input(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     help_text = _cli(root, "--help")
     assert help_text.returncode == 0 and "--tfvars" in help_text.stdout
+
+
+def test_a_module_called_from_two_roots_is_reported_once(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    (root / "modules" / "sg").mkdir(parents=True)
+    (root / "modules" / "sg" / "main.tf").write_text(TERRAFORM)
+    for env in ("dev", "prod"):
+        (root / env).mkdir()
+        (root / env / "main.tf").write_text('module "web" {\n  source = "../modules/sg"\n}\n')
+    result = run_iac(root, tmp_path)
+    ssh = [f for f in result.findings if "port 22" in f.message]
+    assert len(ssh) == 1 and ssh[0].location.path == "modules/sg/main.tf"
+    assert len({f.fingerprint for f in result.findings}) == len(result.findings)
+    assert result.metrics["findings"] == len(result.findings)

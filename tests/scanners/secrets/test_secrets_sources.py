@@ -146,3 +146,11 @@ def test_a_file_of_thousands_of_tokens_is_bounded_and_reported() -> None:
     result = scan(text)
     assert len(result.hits) == MAX_HITS_PER_UNIT
     assert any("more than" in reason for _, reason in result.problems)
+
+
+def test_zip_member_with_an_empty_name_is_scanned_not_a_crash() -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(zipfile.ZipInfo(""), f"t={_token(5)}".encode())  # ZipInfo.is_dir() raises
+        zf.writestr("folder/", b"")
+    assert [h.member for h in scan(buf.getvalue()).hits] == ["<unnamed member>"]

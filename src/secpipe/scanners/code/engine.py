@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from secpipe.core import pyast
 from secpipe.core.findings import Confidence, Finding, Location, Severity
 from secpipe.core.results import Skipped
 from secpipe.scanners.code import source
@@ -235,7 +236,7 @@ class Analyser:
         lines = source.split_lines(code)
         res.lines += len(lines) - (lines[-1] == "")  # a final newline ends, not starts, a line
         try:
-            tree = ast.parse(code, filename=rel)
+            tree = pyast.parse_module(code, filename=rel)
         except SyntaxError as exc:
             where = f" at line {exc.lineno}" if exc.lineno else ""
             why = f"syntax error{where}: {exc.msg}"

@@ -30,6 +30,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 
+from secpipe.core import pyast
+
 #: Most expression evaluations in one scope before the analysis of that scope stops.
 MAX_STEPS_PER_SCOPE = 200_000
 #: Most expression evaluations in one file, all scopes together.
@@ -1203,7 +1205,7 @@ def _path_text(node: ast.expr) -> tuple[str, frozenset[str]] | None:
 
 def _names_in_text(text: str) -> frozenset[str]:
     try:
-        tree = ast.parse(text, mode="eval")
+        tree = pyast.parse_expression(text)
     except SyntaxError:  # pragma: no cover - the text came from ast.unparse
         return frozenset()
     return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))

@@ -364,7 +364,7 @@ def _iter_zip(path: Path, budget: _Budget, report: ImportReport) -> Iterator[tup
             raise InputError(f"{path}: {len(members)} members (limit {limits.max_files}): "
                              "not imported")
         for info in members:
-            if info.is_dir():
+            if info.filename.endswith("/"):  # a folder (ZipInfo.is_dir() raises on "")
                 continue
             if not info.filename.endswith(".json"):
                 report.invalid_record(info.filename, "not a .json member")

@@ -25,6 +25,7 @@ from secpipe.core.findings import Finding, Location, Severity
 from secpipe.core.results import Skipped, StepResult, StepStatus
 from secpipe.core.step import StepContext, StepKind, user_cache_dir
 from secpipe.scanners.base import MIB, NOT_ON_CLI, ScannerSettings, collect_files, metavar
+from secpipe.scanners.iac.classify import Buckets
 from secpipe.scanners.iac.model import (
     FRAMEWORKS,
     PROBLEM_RULES,
@@ -135,9 +136,17 @@ class IacScanStep(StepKind[IacSettings]):
         analysis.problems.extend(suppress_problems)
         findings.extend(rule_findings)
         findings.extend(_problem_finding(p) for p in _dedup_problems(analysis.problems))
-        findings.sort(key=_order)
-        failed = sorted({p.path for p in analysis.problems
-                         if p.rule_id in _FILE_FAILURES and p.path in explicit})
+        # one finding per fingerprint: a local module called from two roots with the same
+        # address, or a base built by two overlays, is one place in one file
+        unique: dict[str, Finding] = {}
+        for f in findings:
+            unique.setdefault(f.fingerprint, f)
+        findings = sorted(unique.values(), key=_order)
+        why: dict[str, str] = {}
+        for p in analysis.problems:
+            if p.rule_id in _FILE_FAILURES and p.path in explicit:
+                why.setdefault(p.path, p.message)
+        failed = sorted(why)
         incomplete = len({p.path for p in analysis.problems if p.rule_id in _FILE_FAILURES})
         frameworks = {"terraform": 0, "kubernetes": 0, "dockerfile": 0, "compose": 0,
                       "policy": 0}
@@ -157,14 +166,16 @@ class IacScanStep(StepKind[IacSettings]):
         status = StepStatus.PASSED
         if failed:
             status = StepStatus.ERROR
-            message = (f"{failed[0]} could not be analysed"
-                       + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""))
+            first = why[failed[0]]
+            message = (first if first.startswith(failed[0]) else
+                       f"{failed[0]} could not be analysed: {first}")
+            message += f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         return StepResult(status=status, findings=tuple(findings), metrics=metrics,
                           skipped=tuple(skipped), message=message,
                           tool=f"secpipe {__version__}")
 
 
-def _analyse(ctx: StepContext, root: Path, buckets: Any, budget: Budget,
+def _analyse(ctx: StepContext, root: Path, buckets: Buckets, budget: Budget,
              settings: IacSettings) -> Analysis:
     from secpipe.scanners.iac import docker, kubernetes, terraform
 

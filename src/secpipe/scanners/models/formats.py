@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ast
 import itertools
 import json
 import struct
 
+from secpipe.core import pyast
 from secpipe.core.findings import Severity
 from secpipe.scanners.models.pickle_scan import NestedFn, PickleOptions, scan_pickles
 from secpipe.scanners.models.pickle_values import Buf
@@ -36,7 +36,7 @@ def scan_npy(buf: Buf, where: Where, coll: Collector, opts: PickleOptions,
         return
     text = bytes(buf[8 + width:8 + width + hlen]).decode("latin-1")
     try:
-        header = ast.literal_eval(text)  # literals only: no names, no calls
+        header = pyast.literal_eval(text)  # literals only: no names, no calls
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         coll.incomplete(where, ".npy header is not a Python literal")
         return

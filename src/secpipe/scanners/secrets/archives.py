@@ -101,26 +101,26 @@ def zip_members(data: bytes, budget: Budget, member: str | None) -> Iterator[tup
         budget.problems.append((member, f"unreadable zip archive: {exc}"))
         return
     for info in infos:
-        if info.is_dir():
+        if info.filename.endswith("/"):  # a folder (ZipInfo.is_dir() raises on an empty name)
             continue
+        name = info.filename or "<unnamed member>"  # an empty name can still hold data
         if info.file_size > limit:
-            budget.problems.append((_join(member, info.filename),
+            budget.problems.append((_join(member, name),
                                     f"member of {info.file_size} bytes exceeds {limit}"))
             continue
-        if not budget.take(_join(member, info.filename), info.file_size):
+        if not budget.take(_join(member, name), info.file_size):
             return
         try:
             with archive.open(info) as fh:
                 payload = fh.read(limit + 1)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError,
                 RuntimeError, zlib.error) as exc:
-            budget.problems.append((_join(member, info.filename), f"unreadable member: {exc}"))
+            budget.problems.append((_join(member, name), f"unreadable member: {exc}"))
             continue
         if len(payload) > limit:  # the header lied about the size (a zip bomb)
-            budget.problems.append((_join(member, info.filename),
-                                    f"member expands past {limit} bytes"))
+            budget.problems.append((_join(member, name), f"member expands past {limit} bytes"))
             continue
-        yield info.filename, payload
+        yield name, payload
 
 
 def tar_members(data: bytes, budget: Budget, member: str | None) -> Iterator[tuple[str, bytes]]:

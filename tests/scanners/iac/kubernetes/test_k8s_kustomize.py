@@ -114,3 +114,20 @@ def test_kustomization_found_next_to_a_manifest(scan: Scan,
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
     result = scan(dict(FILES), manifests=("base/deployment.yaml",))
     assert [p.path for p in result.problems] == ["base/kustomization.yaml"]
+
+
+@pytest.mark.external
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_component_is_built_only_inside_the_overlay_that_names_it(scan: Scan) -> None:
+    component = ("apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
+                 "patches:\n- path: privileged.yaml\n")
+    files = {**FILES,
+             "overlays/prod/kustomization.yaml": "resources:\n- ../../base\n"
+                                                 "components:\n- ../../components/debug\n",
+             "components/debug/kustomization.yaml": component,
+             "components/debug/privileged.yaml": PATCH}
+    del files["overlays/prod/privileged.yaml"]
+    result = scan(files)
+    assert result.problems == []  # the component alone is not built (it cannot be)
+    hits = rule_hits(result, "iac.k8s.privileged")
+    assert len(hits) == 1 and hits[0].path == "base/deployment.yaml"  # through the overlay

@@ -99,6 +99,8 @@ def build(kustomization: IacFile, root: Path, budget: Budget,
                               f"{kustomization.rel}: kubectl is not installed: the overlay was "
                               "not built; its bases were scanned directly, its patches were not "
                               "applied")]
+    if _read(Path(kustomization.path), kustomization.rel, budget).get("kind") == "Component":
+        return None, []  # a Kustomize component is built inside the overlays that name it
     remote = remote_resources(Path(kustomization.path), kustomization.rel, budget)
     if remote:
         return None, [Problem("iac.partial-render", kustomization.rel, 1,
