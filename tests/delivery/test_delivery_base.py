@@ -77,3 +77,23 @@ def test_docker_archive_is_refused(tmp_path: Path) -> None:
     tar = docker_archive(tmp_path / "d.tar", [{"a": b"1"}])
     with pytest.raises(BaseImageError, match=r"docker-archive|oci-archive"):
         check_base(BaseImage("oci-archive", tar, None))
+
+
+def test_nameable_paths_and_pullable_link(tmp_path: Path) -> None:
+    from secpipe.delivery.base_image import nameable, pullable_link
+
+    assert nameable(Path("/tmp/pytest-of-root/p0/images/base"))
+    assert not nameable(Path("/root/.cache/secpipe/base"))
+    assert not nameable(Path("/home/Alice/base"))
+    assert not nameable(Path("/srv/my base"))
+    target = tmp_path / ".hidden" / "Base"
+    target.mkdir(parents=True)
+    base = BaseImage(kind="oci", path=target, ref="bookworm")
+    link = pullable_link(base, tmp_path / ".scratch")
+    try:
+        assert link != target and nameable(link)
+        assert link.resolve() == target.resolve()
+        assert base.transport_at(link) == f"oci:{link}:bookworm"
+    finally:
+        link.unlink()
+        link.parent.rmdir()

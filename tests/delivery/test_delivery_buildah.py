@@ -84,6 +84,21 @@ def test_base_from_a_local_oci_layout(tmp_path: Path) -> None:
         assert tree.read_path("srv/hello.txt") == b"hello\n"
 
 
+def test_base_under_a_dot_folder_and_upper_case_path(tmp_path: Path) -> None:
+    # buildah names a pulled oci: image after its path; `.cache` or `Base` is no valid image
+    # name ("invalid reference format"), so the step pulls through a link it removes after
+    root = _base_project(tmp_path)
+    hidden = root / ".cache" / "Base"
+    hidden.parent.mkdir()
+    (root / "images" / "base").rename(hidden)
+    result = _build(root, tmp_path / "w1", base="oci:.cache/Base:bookworm",
+                    source_date_epoch=EPOCH)
+    assert result.metrics["build_layers"] == 2.0
+    assert not list((tmp_path / "w1").rglob("secpipe-base-*"))
+    with open_image(tmp_path / "w1" / "layout") as image, apply_layers(image) as tree:
+        assert tree.read_path("etc/os-release") == b"ID=secpipe-test\n"
+
+
 def test_base_build_is_reproducible(tmp_path: Path) -> None:
     root = _base_project(tmp_path)
     with ThreadPoolExecutor(2) as pool:  # two separate stores: the builds share nothing

@@ -264,11 +264,11 @@ def test_no_changelog_no_drop(records: list[dict[str, Any]]) -> None:
     assert dropped == [] and len(kept) == len(odd)
 
 
-def test_database_adapter_proposal_round_trip(tmp_path: Path,
-                                              records: list[dict[str, Any]]) -> None:
-    """The fixture set imports into today's osvdb unchanged (ecosystems kept apart from PyPI),
-    and advisories read back from it match the same fixed versions; urgency, status and the
-    DSA's CVE ids are lost there (see advisories_from_db)."""
+def test_database_round_trip_keeps_status_and_upstream(tmp_path: Path,
+                                                       records: list[dict[str, Any]]) -> None:
+    """The fixture set imports into the osvdb (ecosystems kept apart from PyPI), and the
+    advisories read back from it match exactly as the record JSON does: fixed versions,
+    urgency, status and a DSA's CVE ids (schema 2)."""
     db_path = tmp_path / "osv.sqlite3"
     report = import_sources([FIXTURES], db_path)
     assert report.per_ecosystem["Debian:12"] >= 10
@@ -279,10 +279,49 @@ def test_database_adapter_proposal_round_trip(tmp_path: Path,
     assert {a.ecosystem for a in advisories} == {"Debian:12"}
     found = by_id(match([libc], advisories, BOOKWORM))
     assert found["CVE-2023-4911"].fixed == "2.36-9+deb12u3"
-    assert found["CVE-2023-4911"].advisories == ("DEBIAN-CVE-2023-4911",)
-    assert found["DSA-5514-1"].fixed == "2.36-9+deb12u3"  # no upstream in schema 1
+    assert set(found["CVE-2023-4911"].advisories) == {"DEBIAN-CVE-2023-4911", "DSA-5514-1"}
+    assert "DSA-5514-1" not in found  # grouped under its CVE through `upstream`
     assert found["CVE-2010-4756"].status is FixStatus.AFFECTED
-    assert found["CVE-2010-4756"].urgency == ""  # no ecosystem_specific in schema 1
+    from_json = by_id(match([libc], records, BOOKWORM))
+    assert {k: (v.status, v.fixed, v.urgency, sorted(v.advisories))
+            for k, v in found.items()} == \
+        {k: (v.status, v.fixed, v.urgency, sorted(v.advisories)) for k, v in from_json.items()}
+    assert any(v.urgency for v in found.values())
+
+
+def test_a_schema_1_database_is_read_and_kept(tmp_path: Path) -> None:
+    import json
+    import sqlite3
+
+    db_path = tmp_path / "osv.sqlite3"
+    import_sources([FIXTURES], db_path)
+    old = sqlite3.connect(db_path)  # what an older secpipe wrote: no status columns
+    old.execute("ALTER TABLE affected DROP COLUMN specific")
+    old.execute("ALTER TABLE vulns DROP COLUMN upstream")
+    old.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    old.commit()
+    old.close()
+    libc = DistroPackage("libc6", "2.36-9+deb12u1", source_name="glibc")
+    with OsvDatabase(db_path) as db:
+        assert db.schema == "1"
+        found = by_id(match([libc], advisories_from_db(db, "Debian:12", ["glibc"]), BOOKWORM))
+    assert found["DSA-5514-1"].fixed == "2.36-9+deb12u3"  # no upstream: its own entry
+    assert found["CVE-2010-4756"].urgency == ""
+    pypi = tmp_path / "pypi.json"
+    pypi.write_text(json.dumps({"id": "PYSEC-1", "modified": "2026-01-01T00:00:00Z",
+                                "affected": [{"package": {"ecosystem": "PyPI", "name": "x"},
+                                              "versions": ["1.0"]}]}))
+    report = import_sources([pypi], db_path)
+    assert "Alpine:v3.20" in report.kept and "Debian:12" in report.kept
+    with OsvDatabase(db_path) as db:
+        assert db.schema == "2"
+        assert db.affected("PyPI", "x") and db.affected("Debian:12", "glibc")
+
+
+def test_an_ecosystem_filter_keeps_its_releases(tmp_path: Path) -> None:
+    report = import_sources([FIXTURES], tmp_path / "osv.sqlite3", ecosystems=["Debian"])
+    assert "Debian:12" in report.per_ecosystem
+    assert {e.split(":")[0] for e in report.per_ecosystem} == {"Debian"}  # no Alpine
 
 
 def test_changelog_gz_of_an_image_is_read_bounded() -> None:

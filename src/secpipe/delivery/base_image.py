@@ -51,8 +51,47 @@ class BaseImage:
     @property
     def transport(self) -> str:
         """The containers-image reference buildah pulls (``oci:/abs/path:ref``)."""
-        where = f"{self.kind}:{self.path}"
+        return self.transport_at(self.path)
+
+    def transport_at(self, path: Path) -> str:
+        """The same reference with the layout or archive reached through ``path``."""
+        where = f"{self.kind}:{path}"
         return f"{where}:{self.ref}" if self.ref else where
+
+
+_NAMEABLE = re.compile(r"^(/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$")
+
+
+def nameable(path: Path) -> bool:
+    """Whether buildah can name an image after ``path``: ``buildah pull oci:PATH`` names it
+    ``localhost/PATH``, which must be a valid image name (lower case, no component starting
+    with a dot: a layout under ``~/.cache`` or ``/home/Alice`` fails with "invalid reference
+    format")."""
+    return bool(_NAMEABLE.match(str(path)))
+
+
+def pullable_link(base: BaseImage, scratch: Path) -> Path:
+    """A path buildah can pull ``base`` from: the base's own path when it is nameable, else a
+    symbolic link to it in a fresh folder of ``scratch`` or of the system's temporary folder
+    (whichever is nameable; the caller removes it). :class:`BaseImageError` when neither is."""
+    import tempfile
+
+    if nameable(base.path):
+        return base.path
+    for parent in (scratch, Path(tempfile.gettempdir()), Path("/tmp")):
+        try:
+            holder = Path(tempfile.mkdtemp(prefix="secpipe-base-", dir=parent)).resolve()
+        except OSError:
+            continue
+        link = holder / "base"
+        if nameable(link):
+            link.symlink_to(base.path, target_is_directory=base.kind == "oci")
+            return link
+        holder.rmdir()
+    raise BaseImageError(
+        f"base image {base.path}: buildah cannot name an image after this path (it needs lower "
+        "case letters, digits, '.', '_' or '-' and no folder starting with a dot), and no "
+        "temporary folder with such a path was found", hint="move the layout to such a path")
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from secpipe.core.artifacts import Artifact
 from secpipe.core.errors import SecpipeError, StepError
 from secpipe.core.results import StepResult, StepStatus
 from secpipe.core.step import StepContext, StepKind, StepSettings
-from secpipe.delivery.base_image import CheckedBase, check_base, parse_base
+from secpipe.delivery.base_image import CheckedBase, check_base, parse_base, pullable_link
 from secpipe.delivery.buildah import (
     BudOptions,
     Buildah,
@@ -220,8 +220,15 @@ class _Build:
         base_id = None
         if checked is not None:
             ctx.progress(0, 3, f"loading base image {checked.image.transport}")
-            out = tool.run("pull", pull_argv(tool.program, tool.store, checked.image.transport),
-                           keep_stdout=True)
+            link = pullable_link(checked.image, self.workdir / "tmp")
+            try:
+                out = tool.run("pull", pull_argv(tool.program, tool.store,
+                                                 checked.image.transport_at(link)),
+                               keep_stdout=True)
+            finally:
+                if link != checked.image.path:
+                    link.unlink(missing_ok=True)
+                    shutil.rmtree(link.parent, ignore_errors=True)
             lines = [ln.strip() for ln in out.splitlines() if ln.strip()]
             base_id = lines[-1] if lines else ""
             if len(base_id) != 64 or any(c not in "0123456789abcdef" for c in base_id):

@@ -290,19 +290,6 @@ class Vuln:
 # ---------------------------------------------------------------- reading records
 
 
-def _specific(*sources: Any) -> dict[str, str]:
-    """The status words of ``ecosystem_specific``/``database_specific`` objects, first wins."""
-    out: dict[str, str] = {}
-    for src in sources:
-        if not isinstance(src, dict):
-            continue
-        for key in ("urgency", "status", "nodsa_reason"):
-            value = src.get(key)
-            if isinstance(value, str) and key not in out:
-                out[key] = value.strip().rstrip("*").strip().lower()
-    return out
-
-
 def _vulnerability_ids(record: Mapping[str, Any]) -> tuple[str, ...]:
     """The CVE ids a record speaks for (its own, ``aliases``, ``upstream``; for a DSA/DLA also
     ``related``, where older exports listed them), else its own id."""
@@ -328,7 +315,7 @@ def advisories_from_osv(records: Iterable[Mapping[str, Any]],
     """The entries of ``records`` (parsed OSV JSON) for ``ecosystem``'s release. Raises
     :class:`DistroMatchError` for a record that is not an OSV record (checked as the database
     import checks it) or when there are more than :data:`MAX_RECORDS`."""
-    from secpipe.scanners.deps.osvdb import validate_record
+    from secpipe.scanners.deps.osvdb import status_words, validate_record
 
     out: list[DistroAdvisory] = []
     for count, record in enumerate(records, 1):
@@ -344,40 +331,41 @@ def advisories_from_osv(records: Iterable[Mapping[str, Any]],
             package = entry.get("package")
             if not package or not _same_release(package["ecosystem"], ecosystem):
                 continue
-            words = _specific(entry.get("ecosystem_specific"), entry.get("database_specific"),
-                              record.get("database_specific"))
-            status = _STATUS_WORDS.get(words.get("status", ""), "") or \
-                _STATUS_WORDS.get(words.get("nodsa_reason", ""), "")
+            words = status_words(entry.get("ecosystem_specific"),
+                                 entry.get("database_specific"), record.get("database_specific"))
             ranges = tuple(
                 tuple(next(iter(event.items())) for event in rng["events"])
                 for rng in entry.get("ranges") or () if rng.get("type") == "ECOSYSTEM")
             out.append(DistroAdvisory(
                 id=rid, package=package["name"].strip().lower(), ecosystem=package["ecosystem"],
                 ranges=ranges, versions=tuple(entry.get("versions") or ()),
-                vulnerabilities=ids, status=status, urgency=words.get("urgency", ""),
+                vulnerabilities=ids, status=_status_of(words), urgency=words.get("urgency", ""),
                 summary=str(record.get("summary") or "")[:1000], severity=severity,
                 withdrawn=bool(record.get("withdrawn"))))
     return out
 
 
+def _status_of(words: Mapping[str, str]) -> str:
+    return _STATUS_WORDS.get(words.get("status", ""), "") or \
+        _STATUS_WORDS.get(words.get("nodsa_reason", ""), "")
+
+
 def advisories_from_db(db: OsvDatabase, ecosystem: str,
                        names: Iterable[str]) -> list[DistroAdvisory]:
-    """The entries of today's local OSV database (:mod:`secpipe.scanners.deps.osvdb`, schema 1)
-    for the source packages ``names`` of ``ecosystem``'s release.
-
-    That schema keeps ranges, versions, aliases and severity but not ``upstream`` nor
-    ``ecosystem_specific``/``database_specific`` of an affected entry: what is read here has no
-    urgency and no status, and a ``DSA-*`` record is its own vulnerability (its CVE ids are in
-    ``upstream``). ``DEBIAN-CVE-*``/``ALPINE-CVE-*`` records still group by the CVE id in their
-    own id. Fixed and affected-no-fix are exact; the other statuses need the record JSON
-    (:func:`advisories_from_osv`) until the database keeps those fields."""
+    """The entries of the local OSV database (:mod:`secpipe.scanners.deps.osvdb`) for the
+    source packages ``names`` of ``ecosystem``'s release, read as :func:`advisories_from_osv`
+    reads the record JSON: schema 2 keeps ``upstream`` and each entry's status words. A
+    database of schema 1 has neither (``db.schema``): a ``DSA-*`` record is then its own
+    vulnerability and no entry has an urgency or status; the image scanner says so."""
     release_ecosystems = [e for e in db.ecosystems() if _same_release(e, ecosystem)]
     out: list[DistroAdvisory] = []
     for name in sorted({n.strip().lower() for n in names}):
         for eco in release_ecosystems:
             for entry in db.affected(eco, name):
                 adv = entry.advisory
-                ids = _vulnerability_ids({"id": adv.id, "aliases": list(adv.aliases)})
+                ids = _vulnerability_ids({"id": adv.id, "aliases": list(adv.aliases),
+                                          "upstream": list(adv.upstream),
+                                          "related": list(adv.related)})
                 ranges = tuple(
                     tuple(next(iter(event.items())) for event in rng.get("events") or ())
                     for rng in entry.ranges if rng.get("type") == "ECOSYSTEM")
@@ -386,6 +374,7 @@ def advisories_from_db(db: OsvDatabase, ecosystem: str,
                 out.append(DistroAdvisory(
                     id=adv.id, package=entry.name.strip().lower(), ecosystem=eco,
                     ranges=ranges, versions=entry.versions, vulnerabilities=ids,
+                    status=_status_of(entry.specific), urgency=entry.specific.get("urgency", ""),
                     summary=adv.summary, severity=severity, withdrawn=bool(adv.withdrawn)))
     return out
 

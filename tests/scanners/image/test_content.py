@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import struct
 import random
 import string
 import sys
@@ -316,18 +317,18 @@ def test_history_command_with_spaced_build_args() -> None:
     assert history_command("WORKDIR /app") is None
 
 
-def test_engine_failure_on_hostile_zip_is_an_incomplete_finding(tmp_path: Path) -> None:
+def test_a_zip_member_without_a_name_is_still_scanned(tmp_path: Path) -> None:
     import io
     import zipfile
 
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        archive.writestr(zipfile.ZipInfo(""), "data")  # a member without a name
+    with zipfile.ZipFile(out, "w") as archive:  # a member without a name (once crashed a walk)
+        archive.writestr(zipfile.ZipInfo(""), f"aws_access_key_id = {aws_key(7)}\n")
     with opened(tmp_path, [{"opt/odd.zip": out.getvalue()}]) as (tree, image):
-        findings, _ = scan_contents(tree, image)
-    incomplete = [f for f in findings if f.rule_id == "secrets.scan-incomplete"]
-    assert [f.location.path for f in incomplete] == ["opt/odd.zip"]
-    assert "IndexError" in incomplete[0].message
+        findings, problems = scan_contents(tree, image)
+    found = [f for f in findings if f.rule_id == "secrets.aws-access-key"]
+    assert [f.location.path for f in found] == ["opt/odd.zip"], findings
+    assert "<unnamed member>" in found[0].location.display() and problems == []
 
 
 def test_time_bound_is_a_problem(tmp_path: Path) -> None:
@@ -335,3 +336,23 @@ def test_time_bound_is_a_problem(tmp_path: Path) -> None:
     with opened(tmp_path, layers) as (tree, image):
         _, problems = scan_contents(tree, image, limits=ContentLimits(max_seconds=-1.0))
     assert any("5 file(s) not scanned" in p and "time bound" in p for p in problems), problems
+
+
+def test_system_files_that_look_like_models_are_not(tmp_path: Path) -> None:
+    # files every Debian/Python image holds: a site .pth (path lines, text), a pkg-config file
+    # with `{` at offset 8, a gettext catalogue of 123 strings; a pickle under a site .pth
+    # name is still a model
+    gettext = struct.pack("<IIIIIII", 0x950412DE, 0, 123, 28, 28 + 123 * 8, 0, 0) + b"\0" * 64
+    layers: list[LayerSpec] = [{
+        "usr/lib/python3/dist-packages/distutils-precedence.pth":
+            b"import os; var = 'SETUPTOOLS_USE_DISTUTILS'\n",
+        "usr/local/lib/python3.11/site-packages/extra.pth": b"/opt/extra/lib\n",
+        "usr/lib/x86_64-linux-gnu/pkgconfig/numpy.pc": b"prefix${pcfiledir}/../..\nName: numpy\n",
+        "usr/share/locale/de/LC_MESSAGES/apt.mo": gettext,
+        "usr/local/lib/python3.11/site-packages/evil.pth": pickle.dumps(_Evil(), protocol=2)}]
+    stats: list[ContentStats] = []
+    with opened(tmp_path, layers) as (tree, image):
+        findings, problems = scan_contents(tree, image, stats=stats)
+    models = {f.location.path for f in findings if f.rule_id.startswith("models.")}
+    assert models == {"usr/local/lib/python3.11/site-packages/evil.pth"}, findings
+    assert stats[0].models_scanned == 1 and problems == []

@@ -66,3 +66,13 @@ def test_comments_past_the_window_are_undecided(tmp_path: Path,
     # accounted for (medium), never a silent "not a model" (issue 11 item 1)
     findings = ModelScanner().scan_file(path, path.name).findings
     assert [(f.rule_id, f.severity) for f in findings] == [("models.undecided", Severity.MEDIUM)]
+
+
+def test_safetensors_look_alikes_are_not_typed_as_safetensors() -> None:
+    header = b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+    real = struct.pack("<Q", len(header)) + header + b"\0" * 4
+    assert sniff(real) == "safetensors"
+    assert sniff(b"prefix=${pcfiledir}/../..\nName: numpy\n") is None  # pkg-config text
+    mo = struct.pack("<IIIIIII", 0x950412DE, 0, 123, 28, 1012, 0, 0) + b"\0" * 40
+    assert mo[8:9] == b"{" and sniff(mo) is None  # gettext catalogue of 123 strings
+    assert sniff(struct.pack("<Q", 1 << 40) + b"{}") == "safetensors"  # broken, still typed

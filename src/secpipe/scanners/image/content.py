@@ -359,6 +359,11 @@ def model_candidate(tree: FileTree, entry: FileEntry) -> bool:
     name = entry.path.rsplit("/", 1)[-1]
     ext = candidates.extension(name)
     # the candidate tables are private to the model scanner; read, not copied
+    if ext == "pth" and entry.path.rsplit("/", 2)[-2:-1] in (["site-packages"],
+                                                            ["dist-packages"]):
+        # a path-configuration file of Python's site module, not a checkpoint: typed by its
+        # content (a pickle or zip saved under that name is still a model)
+        return _model_content(tree, entry)
     if ext in candidates._CODE_LOADERS:
         return True
     if ext in candidates._OTHER_MODELS and (ext not in candidates._GENERIC
