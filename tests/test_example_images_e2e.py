@@ -42,19 +42,6 @@ pytestmark = [
 ]
 
 
-def _link_tree(src: Path, dst: Path) -> None:
-    """Copy the base layout (hard links where possible: blobs are only read) to a path without
-    dot-folders: buildah names an `oci:` pull after its path, and ~/.cache is not a valid image
-    name. Outside the project, so the project's scans do not read 75 MB of layers."""
-    def link(a: str, b: str) -> Any:
-        try:
-            os.link(a, b)
-        except OSError:
-            shutil.copy2(a, b)
-        return b
-    shutil.copytree(src, dst, copy_function=link)
-
-
 def _key(folder: Path) -> tuple[Path, Path]:
     folder.mkdir(parents=True)
     private = ec.generate_private_key(ec.SECP256R1())
@@ -116,8 +103,7 @@ def test_devsecops_builds_scans_signs_pushes_and_verify_rejects_unsigned_retag(
     (root / ".secpipe").mkdir()  # the example's own OSV database, as the demo fills it
     shutil.copy(osv_database, root / ".secpipe" / "osv.sqlite3")
     (root / "artifacts").mkdir()  # the Dockerfile copies it; no model trained in this test
-    base = tmp_path / "base-image"
-    _link_tree(BASE_LAYOUT, base)
+    base = BASE_LAYOUT  # under ~/.cache: build-image pulls it through a nameable link
     key, pub = _key(tmp_path / "keys")
     _configure(root, oci_server.url, key, base)
 

@@ -73,12 +73,12 @@ def nameable(path: Path) -> bool:
 def pullable_link(base: BaseImage, scratch: Path) -> Path:
     """A path buildah can pull ``base`` from: the base's own path when it is nameable, else a
     symbolic link to it in a fresh folder of ``scratch`` or of the system's temporary folder
-    (whichever is nameable; the caller removes it). :class:`BaseImageError` when neither is."""
+    (the first that is nameable; the caller removes it). :class:`BaseImageError` when neither is."""
     import tempfile
 
     if nameable(base.path):
         return base.path
-    for parent in (scratch, Path(tempfile.gettempdir()), Path("/tmp")):
+    for parent in (scratch, Path(tempfile.gettempdir())):
         try:
             holder = Path(tempfile.mkdtemp(prefix="secpipe-base-", dir=parent)).resolve()
         except OSError:

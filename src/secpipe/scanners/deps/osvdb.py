@@ -207,6 +207,12 @@ _KEEP_VULNS = ("INSERT OR IGNORE INTO vulns ({cols}) SELECT {cols} FROM old.vuln
                "(SELECT ecosystem FROM imported))")
 _KEEP_SOURCES = ("INSERT INTO sources SELECT * FROM old.sources WHERE ecosystem NOT IN "
                  "(SELECT ecosystem FROM imported)")
+_AFFECTED_QUERY = (
+    "SELECT a.vuln_id, a.package, a.ranges, a.versions, v.aliases, v.summary, v.modified, "
+    "v.withdrawn, v.severity, v.db_severity, v.cwes, v.related, {extra} FROM affected a "
+    "JOIN vulns v ON v.id = a.vuln_id WHERE a.ecosystem = ? AND a.name = ?")
+_AFFECTED_V2 = _AFFECTED_QUERY.format(extra="v.upstream, a.specific")
+_AFFECTED_V1_QUERY = _AFFECTED_QUERY.format(extra="'[]', '{}'")
 _INDEX = "CREATE INDEX affected_by_package ON affected (ecosystem, name)"
 
 
@@ -673,13 +679,8 @@ class OsvDatabase:
     def affected(self, ecosystem: str, name: str) -> list[Affected]:
         """Every affected entry of ``ecosystem`` for the package ``name`` (canonicalised here)."""
         canonical = canonical_name(ecosystem, name)
-        rows = self._conn.execute(
-            "SELECT a.vuln_id, a.package, a.ranges, a.versions, v.aliases, v.summary, "
-            "v.modified, v.withdrawn, v.severity, v.db_severity, v.cwes, v.related, "
-            + ("v.upstream, a.specific" if self.schema != "1" else "'[]', '{}'")
-            + " FROM affected a "
-            "JOIN vulns v ON v.id = a.vuln_id WHERE a.ecosystem = ? AND a.name = ?",
-            (ecosystem, canonical)).fetchall()
+        query = _AFFECTED_V2 if self.schema != "1" else _AFFECTED_V1_QUERY
+        rows = self._conn.execute(query, (ecosystem, canonical)).fetchall()
         out = []
         for vid, package, ranges, versions, aliases, summary, modified, withdrawn, severity, \
                 rating, cwes, related, upstream, specific in rows:
