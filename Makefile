@@ -7,7 +7,7 @@ EXAMPLE = examples/request-classifier
 DEMO_EXTRAS = example,ml,models,provenance
 TEST_EXTRAS = dev,example
 
-.PHONY: demo test lint check-wheel setup setup-test clean fuzz
+.PHONY: demo demo-devsecops test lint check-wheel setup setup-test clean fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ setup-test: $(BIN)/python
 ## demo: set up, build the example's data, run the mlsecops pipeline on the example
 demo: setup
 	VENV=$(VENV) bash scripts/demo.sh
+
+## demo-devsecops: set up, then run devsecops on the example with the image stages live (build
+## with buildah on a debootstrap base, scan, gate, sign, push to a local registry, verify; root)
+demo-devsecops: setup
+	VENV=$(VENV) bash scripts/demo-devsecops.sh
 
 ## lint: ruff, mypy (strict), and secpipe's own secrets scanner on its own code
 lint:

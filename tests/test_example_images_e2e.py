@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from secpipe.cli.main import main
+from secpipe.scanners.deps.osvdb import import_sources
 from servers import Server, oci_server
 
 __all__ = ["oci_server"]
@@ -31,6 +32,8 @@ BASE_LAYOUT = Path(os.environ.get("SECPIPE_BASE_IMAGE") or
                    Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache" / "secpipe" /
                    "base-images" / "base")
 REPO = "request-classifier"
+OSV_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "osv"
+DISTRO_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "osv-distro"
 
 pytestmark = [
     pytest.mark.slow, pytest.mark.external, pytest.mark.server,
@@ -95,13 +98,14 @@ def _suppress_blocking(root: Path, report: dict[str, Any]) -> list[dict[str, Any
 
 
 def test_devsecops_builds_scans_signs_pushes_and_verify_rejects_unsigned_retag(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], osv_database: Path,
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         oci_server: Server) -> None:
     root = tmp_path / "request-classifier"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(
         ".secpipe", "data", "artifacts", "__pycache__", ".secpipe-suppressions.yaml"))
     (root / ".secpipe").mkdir()  # the example's own OSV database, as the demo fills it
-    shutil.copy(osv_database, root / ".secpipe" / "osv.sqlite3")
+    import_sources([OSV_FIXTURES, DISTRO_FIXTURES], root / ".secpipe" / "osv.sqlite3")
+    monkeypatch.delenv("SECPIPE_OSV_DB")  # only what the example's secpipe.yaml names
     (root / "artifacts").mkdir()  # the Dockerfile copies it; no model trained in this test
     base = BASE_LAYOUT  # under ~/.cache: build-image pulls it through a nameable link
     key, pub = _key(tmp_path / "keys")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import pickle
-import struct
 import random
 import string
+import struct
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence

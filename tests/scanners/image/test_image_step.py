@@ -4,6 +4,7 @@ VEX before the gate, the SBOM artifact, incomplete inventories, broken images.""
 from __future__ import annotations
 
 import json
+import time
 import sys
 from pathlib import Path
 
@@ -245,3 +246,26 @@ def test_two_images_in_one_step(tmp_path: Path, db: Path) -> None:
     images = {dict(f.properties)["image"] for f in result.findings if f.rule_id == VULNERABLE}
     assert images == {"example/app:1", "example:latest"}
     assert len({f.fingerprint for f in result.findings}) == len(result.findings)
+
+
+def test_pending_security_update_from_a_named_mirror_index(tmp_path: Path, db: Path) -> None:
+    # a local mirror's bookworm-security index offers a newer libc6: a pending security update
+    # (no CVE data needed); base-files has nothing newer
+    h.build_layout(tmp_path / "img")
+    suite = tmp_path / "mirror" / "dists" / "bookworm-security"
+    (suite / "main" / "binary-amd64").mkdir(parents=True)
+    (suite / "Release").write_text("Origin: Debian\nLabel: Debian-Security\nSuite: "
+                                   "stable-security\nCodename: bookworm-security\nDate: "
+                                   + time.strftime("%a, %d %b %Y %H:%M:%S UTC", time.gmtime())
+                                   + "\n")
+    (suite / "main" / "binary-amd64" / "Packages").write_text(
+        "Package: libc6\nSource: glibc\nVersion: 2.36-9+deb12u9\nArchitecture: amd64\n\n"
+        "Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\n")
+    result = scan(tmp_path, db, paths=["img"], contents=False, apt_indexes=["mirror"])
+    pending = [f for f in result.findings if f.rule_id == "image.pending-security-update"]
+    assert len(pending) == 1 and "libc6" in pending[0].message
+    assert "2.36-9+deb12u9" in pending[0].message
+    assert result.metrics["pending_security_updates"] == 1
+    assert "pending updates: 1 security" in result.message
+    bad = scan(tmp_path, db, paths=["img"], contents=False, apt_indexes=["no-such-mirror"])
+    assert bad.status == StepStatus.ERROR

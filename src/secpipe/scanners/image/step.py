@@ -1,7 +1,11 @@
 """The ``scan-image`` step kind: a container image's packages, vulnerabilities and contents.
 
 ``paths`` are images: an OCI image layout folder, an ``oci-archive`` or a ``docker save`` tar
-(``ref:`` and ``platform:`` choose inside a multi-image one). Each is opened and its layers
+(``ref:`` and ``platform:`` choose inside a multi-image one), or a registry reference
+``oci://HOST[:PORT]/REPO@sha256:HEX`` / ``oci://HOST[:PORT]/REPO:TAG`` (:mod:`.remote`: a tag
+resolved to its digest, the manifest of ``platform:`` picked in an index, pulled by digest and
+verified into a temporary OCI layout under the step's folder, removed afterwards; ``insecure``,
+``username`` and ``password`` as for the OCI store). Each is opened and its layers
 applied in memory (:mod:`secpipe.images`: digests verified, whiteouts applied, hostile members
 refused), its packages inventoried, matched against the local OSV database (the one
 ``scan-deps`` uses: ``database:`` > ``$SECPIPE_OSV_DB`` > the user cache) by
@@ -34,15 +38,20 @@ from secpipe.core.errors import InputError
 from secpipe.core.findings import Finding
 from secpipe.core.results import Skipped, StepResult, StepStatus
 from secpipe.core.step import StepContext, StepKind
+from secpipe.images import apt_pending as ap
 from secpipe.images.inventory import inventory
 from secpipe.images.layers import FileTree, Limits, apply_layers
 from secpipe.images.layout import Image, ImageError, open_image
+from secpipe.images.pkg_model import DEB
 from secpipe.images.pkg_filetree import FileTreeView
+from secpipe.images.registry import RegistryError
 from secpipe.images.sbom import cyclonedx
-from secpipe.scanners.base import ScannerSettings, metavar
+from secpipe.keys.refs import resolver_for
+from secpipe.scanners.base import NOT_ON_CLI, ScannerSettings, metavar
 from secpipe.scanners.deps.osvdb import DatabaseMissing, OsvDatabase, database_path
 from secpipe.scanners.deps.step import HOW_TO_GET_DATA, data_age_text
 from secpipe.scanners.image import vulns as vm
+from secpipe.scanners.image.remote import is_remote, parse_reference, pulled_image
 from secpipe.scanners.image.vex import VexStatement, load_vex
 
 GIB = 1 << 30
@@ -62,13 +71,21 @@ class ImageScanSettings(ScannerSettings):
 
     paths: list[str] = Field(default_factory=lambda: list(DEFAULT_PATHS))
     """Images to scan, relative to the project root: OCI layout folders, oci-archive or
-    docker-archive tars (when not set: the ``image`` an earlier ``build-image`` step of the
+    docker-archive tars, or registry references oci://HOST[:PORT]/REPO@sha256:HEX or
+    oci://HOST[:PORT]/REPO:TAG (when not set: the ``image`` an earlier ``build-image`` step of the
     run produced; with none, the step is SKIPPED)."""
     ref: str | None = Field(default=None, json_schema_extra=metavar("NAME"))
     """The image to take from a layout or archive holding several (a ref name, a tag or a
     manifest digest)."""
     platform: str | None = Field(default=None, json_schema_extra=metavar("OS/ARCH"))
-    """The platform to take from a multi-platform index (default linux/amd64)."""
+    """The platform to take from a multi-platform index, local or in a registry (default
+    linux/amd64)."""
+    insecure: bool = Field(default=False, json_schema_extra=NOT_ON_CLI)
+    """Reach oci:// registries over plain HTTP (``secpipe scan image --insecure``)."""
+    username: str | None = Field(default=None, json_schema_extra=metavar("USER"))
+    """oci:// registry user, as for the OCI store (e.g. ``${env:REGISTRY_USER}``)."""
+    password: str | None = Field(default=None, json_schema_extra=metavar("REF"))
+    """oci:// registry password or token: a secret reference (``${env:REGISTRY_PASSWORD}``)."""
     database: str | None = Field(default=None, json_schema_extra=metavar("FILE"))
     """The OSV database file (default: $SECPIPE_OSV_DB, else
     $XDG_CACHE_HOME/secpipe/osv.sqlite3); relative to the project root."""
@@ -87,6 +104,13 @@ class ImageScanSettings(ScannerSettings):
     """Most uncompressed layer bytes read from one image (a layer bomb stops there)."""
     max_seconds: float | None = Field(default=None, gt=0, json_schema_extra=metavar("S"))
     """Longest time spent applying one image's layers."""
+    apt_indexes: list[str] = Field(default_factory=list, json_schema_extra=metavar("PATH"))
+    """apt Packages indexes (files, or folders searched for them, e.g. a local mirror's
+    dists/bookworm-security) the image's dpkg packages are checked against for pending
+    (security) updates, besides the image's own /var/lib/apt/lists; relative to the project."""
+    max_apt_index_age_days: float | None = Field(default=30.0, gt=0,
+                                                 json_schema_extra=metavar("DAYS"))
+    """Oldest apt index (its Release Date:) accepted before an image.apt-index-stale finding."""
 
 
 class ImageScanStep(StepKind[ImageScanSettings]):
@@ -97,7 +121,7 @@ class ImageScanStep(StepKind[ImageScanSettings]):
     Settings = ImageScanSettings
     produces_metrics = ("images", "packages", "vulnerabilities", "vulnerable_packages",
                         "backported", "vex_suppressed", "duration_seconds",
-                        "osv_database_age_days")
+                        "osv_database_age_days", "pending_security_updates")
 
     def run(self, ctx: StepContext, settings: ImageScanSettings) -> StepResult:
         started = time.monotonic()
@@ -109,9 +133,16 @@ class ImageScanStep(StepKind[ImageScanSettings]):
                                   tool=f"secpipe {__version__}")
             settings = settings.model_copy(update={"paths": built})
         try:
+            for named in settings.paths:  # a malformed reference fails before any work
+                if is_remote(named):
+                    parse_reference(named)
+        except RegistryError as exc:
+            return _error(_registry_text(exc))
+        try:
             statements = load_vex([_under(root, v) for v in settings.vex])
+            apt_files = ap.user_index_files([_under(root, p) for p in settings.apt_indexes])
         except InputError as exc:
-            return _error(exc.message)
+            return _error(exc.message + (f" ({exc.hint})" if exc.hint else ""))
         db_path = database_path(settings.database, root)
         try:
             db = OsvDatabase(db_path)
@@ -139,9 +170,11 @@ class ImageScanStep(StepKind[ImageScanSettings]):
                     return _error("scan-image: cancelled")
                 ctx.progress(done, len(settings.paths), "images")
                 try:
-                    self._scan_one(ctx, settings, root, named, db, statements, state)
+                    self._scan_one(ctx, settings, root, named, db, statements, apt_files, state)
                 except ImageError as exc:
-                    return _error(f"{named}: {exc.message}")
+                    return _error(f"{_shown(named)}: {exc.message}")
+                except RegistryError as exc:
+                    return _error(ctx.redact(f"{_shown(named)}: {_registry_text(exc)}"))
             ctx.progress(len(settings.paths), len(settings.paths), "images")
         metrics = {
             "images": float(len(settings.paths)),
@@ -151,6 +184,7 @@ class ImageScanStep(StepKind[ImageScanSettings]):
             "backported": float(state.backported),
             "vex_suppressed": float(state.vex_suppressed),
             "osv_database_age_days": round(age, 3),
+            "pending_security_updates": float(state.pending_security),
             "duration_seconds": round(time.monotonic() - started, 3),
         }
         message = (f"{len(state.vulnerable)} vulnerable of {state.packages} packages in "
@@ -171,23 +205,51 @@ class ImageScanStep(StepKind[ImageScanSettings]):
                           tool=f"secpipe {__version__}")
 
     def _scan_one(self, ctx: StepContext, settings: ImageScanSettings, root: Path, named: str,
-                  db: OsvDatabase, statements: list[VexStatement], state: _State) -> None:
-        target = _under(root, named)
+                  db: OsvDatabase, statements: list[VexStatement], apt_files: list[Path],
+                  state: _State) -> None:
+        if not is_remote(named):
+            self._scan_image(ctx, settings, _under(root, named), named, db, statements,
+                             apt_files, state)
+            return
+        secrets = resolver_for(ctx)
+        with pulled_image(parse_reference(named), ctx.workdir, insecure=settings.insecure,
+                          username=secrets.resolve_optional(settings.username, "username"),
+                          password=secrets.resolve_optional(settings.password, "password"),
+                          platform=settings.platform, max_bytes=settings.max_image_bytes,
+                          log=ctx.log) as pulled:
+            state.notes.append(pulled.note)
+            self._scan_image(ctx, settings, pulled.layout, named, db, statements, apt_files,
+                             state, label=pulled.label, ids=pulled.ids)
+
+    def _scan_image(self, ctx: StepContext, settings: ImageScanSettings, target: Path,
+                    named: str, db: OsvDatabase, statements: list[VexStatement],
+                    apt_files: list[Path], state: _State, *, label: str | None = None,
+                    ids: tuple[str, ...] = ()) -> None:
+        """Scan one image; ``label`` (and the extra VEX ``ids``) name a pulled image."""
         limits = Limits(max_total_bytes=settings.max_image_bytes,
                         max_seconds=settings.max_seconds)
-        with open_image(target, ref=settings.ref, platform=settings.platform) as image, \
+        remote = label is not None
+        with open_image(target, ref=None if remote else settings.ref,
+                        platform=None if remote else settings.platform) as image, \
                 apply_layers(image, limits=limits, cancel=ctx.cancel) as tree:
-            label = image.ref_names[0] if image.ref_names else named
+            if label is None:
+                label = image.ref_names[0] if image.ref_names else named
             digest = image.manifest_digest or image.config_digest
             inv = inventory(FileTreeView(tree), cancel=ctx.cancel)
             state.packages += len(inv.packages)
             for problem in inv.problems:
                 state.findings.append(vm.incomplete_finding(label, problem.path, problem.reason))
             _hostile(tree, label, state)
+            pending = ap.check_pending(inv, tree, apt_files, cancel=ctx.cancel)
+            state.findings.extend(ap.pending_findings(
+                pending, label, max_index_age_days=settings.max_apt_index_age_days))
+            state.pending_security += len(pending.security_updates)
+            if any(p.ecosystem == DEB for p in inv.packages):
+                state.notes.append(f"{label}: {pending.note()}")
             report = vm.match_image(inv, tree, db)
             for path, reason in report.problems:
                 state.findings.append(vm.incomplete_finding(label, path, reason))
-            image_ids = [digest, image.config_digest, *image.ref_names]
+            image_ids = [digest, image.config_digest, *image.ref_names, *ids]
             kept, removed = vm.apply_vex(report.vulns, statements, image_ids)
             for item in report.backported:
                 v = item.vuln
@@ -258,7 +320,19 @@ class _State:
         self.vulnerabilities = 0
         self.backported = 0
         self.vex_suppressed = 0
+        self.pending_security = 0
         self.vulnerable: set[tuple[str, str, str, str]] = set()
+
+
+def _shown(named: str) -> str:
+    """``named`` for a message: a registry reference with credentials in it is not echoed."""
+    if is_remote(named) and "@" in named[len("oci://"):].split("/", 1)[0]:
+        return "oci://<credentials removed>"
+    return named
+
+
+def _registry_text(exc: RegistryError) -> str:
+    return exc.message + (f" ({exc.hint})" if exc.hint else "")
 
 
 def _under(root: Path, named: str) -> Path:
