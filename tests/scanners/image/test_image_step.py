@@ -4,8 +4,8 @@ VEX before the gate, the SBOM artifact, incomplete inventories, broken images.""
 from __future__ import annotations
 
 import json
-import time
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -269,3 +269,28 @@ def test_pending_security_update_from_a_named_mirror_index(tmp_path: Path, db: P
     assert "pending updates: 1 security" in result.message
     bad = scan(tmp_path, db, paths=["img"], contents=False, apt_indexes=["no-such-mirror"])
     assert bad.status == StepStatus.ERROR
+
+
+def test_model_findings_on_a_packages_own_test_data_are_lowered(tmp_path: Path, db: Path) -> None:
+    # os.system through GLOBAL + REDUCE (protocol 2), built here and only ever scanned
+    payload = b"\x80\x02c" + b"os\nsystem\n" + b"X\x02\x00\x00\x00idq\x00\x85q\x01Rq\x02."
+    site = "usr/local/lib/python3.11/site-packages"
+    record = (b"numpy/lib/tests/data/objarr.pkl,,\nnumpy/core/weights.pkl,,\n"
+              b"numpy-1.26.4.dist-info/METADATA,,\n")
+    layers = [{"etc/os-release": h.DEBIAN_OS,
+               f"{site}/numpy-1.26.4.dist-info/METADATA": b"Name: numpy\nVersion: 1.26.4\n",
+               f"{site}/numpy-1.26.4.dist-info/RECORD": record,
+               f"{site}/numpy/lib/tests/data/objarr.pkl": payload,  # the package's test data
+               f"{site}/numpy/core/weights.pkl": payload,  # in the package, not a test
+               f"{site}/other/tests/planted.pkl": payload}]  # no package lists it
+    build_oci_layout(tmp_path / "img", layers, ref_name="example/app:1")
+    result = scan(tmp_path, db, paths=["img"], sbom=False)
+    worst = {f.location.path: f for f in result.findings
+             if f.rule_id == "models.pickle.dangerous-callable"}
+    fixture = worst[f"{site}/numpy/lib/tests/data/objarr.pkl"]
+    assert fixture.severity.value == "low"
+    assert dict(fixture.properties)["package_test_fixture"] == "numpy 1.26.4"
+    assert "test data of the installed package numpy 1.26.4" in fixture.message
+    assert worst[f"{site}/numpy/core/weights.pkl"].severity.value == "critical"
+    assert worst[f"{site}/other/tests/planted.pkl"].severity.value == "critical"
+    assert "1 model finding(s) on installed packages' own test data lowered" in result.message

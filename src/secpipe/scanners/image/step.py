@@ -27,6 +27,7 @@ import importlib
 import json
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,8 +43,8 @@ from secpipe.images import apt_pending as ap
 from secpipe.images.inventory import inventory
 from secpipe.images.layers import FileTree, Limits, apply_layers
 from secpipe.images.layout import Image, ImageError, open_image
-from secpipe.images.pkg_model import DEB
 from secpipe.images.pkg_filetree import FileTreeView
+from secpipe.images.pkg_model import DEB, Package
 from secpipe.images.registry import RegistryError
 from secpipe.images.sbom import cyclonedx
 from secpipe.keys.refs import resolver_for
@@ -51,6 +52,7 @@ from secpipe.scanners.base import NOT_ON_CLI, ScannerSettings, metavar
 from secpipe.scanners.deps.osvdb import DatabaseMissing, OsvDatabase, database_path
 from secpipe.scanners.deps.step import HOW_TO_GET_DATA, data_age_text
 from secpipe.scanners.image import vulns as vm
+from secpipe.scanners.image.fixtures import lower_fixture_findings, package_test_files
 from secpipe.scanners.image.remote import is_remote, parse_reference, pulled_image
 from secpipe.scanners.image.vex import VexStatement, load_vex
 
@@ -277,10 +279,10 @@ class ImageScanStep(StepKind[ImageScanSettings]):
                 state.artifacts.append(_write_sbom(ctx, inv.packages, label, digest,
                                                    len(state.artifacts)))
             if settings.contents:
-                self._contents(ctx, tree, image, label, state)
+                self._contents(ctx, tree, image, label, state, inv.packages)
 
     def _contents(self, ctx: StepContext, tree: FileTree, image: Image, label: str,
-                  state: _State) -> None:
+                  state: _State, packages: Sequence[Package]) -> None:
         try:
             module = importlib.import_module("secpipe.scanners.image.content")
         except ModuleNotFoundError as exc:
@@ -291,6 +293,10 @@ class ImageScanStep(StepKind[ImageScanSettings]):
                                    "is not installed)")
             return
         found, problems = module.scan_contents(tree, image, ctx)
+        found, lowered = lower_fixture_findings(found, package_test_files(packages))
+        if lowered:
+            state.notes.append(f"{label}: {lowered} model finding(s) on installed packages' own "
+                               "test data lowered to low")
         state.findings.extend(found)
         for text in problems:
             state.findings.append(vm.incomplete_finding(label, "/", str(text)))
