@@ -13,6 +13,11 @@ Parts:
   oci-dir:LAYOUT -o json`` and by ``trivy image --input DOCKER-ARCHIVE -f cyclonedx`` (purl
   types of its components);
 - ``time``: one warm-up then ``--runs`` runs of each command, medians of wall time;
+- ``noise``: the full scan (``secpipe scan image``, contents included) against the patched
+  database: every finding that is not ``image.vulnerable``, by rule and path (on a fully
+  patched image built from distribution packages, each one is noise or a real problem to
+  explain), and what the contents scan skipped as published distribution content
+  (:class:`secpipe.scanners.image.content.ContentStats`, same code as the step);
 - ``patched``: an OSV database where every record is fixed at or below what the image has
   installed (the fixture records of ``tests/fixtures/osv-distro`` with their Debian 12 entries'
   fixed versions moved to the installed source version, plus one synthetic record per
@@ -26,6 +31,7 @@ Peers live in their own venvs: ``python3 -m venv /tmp/secpipe-peers/syft &&
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -279,12 +285,31 @@ def vulnerable(image: str, db: Path, work: Path) -> dict[str, Any]:
             "metrics": step["metrics"], "exit": done.returncode}
 
 
+def noise(image: str, db: Path, work: Path) -> dict[str, Any]:
+    """The full ``secpipe scan image`` of ``image`` against ``db``: the findings other than
+    ``image.vulnerable`` (rule, path, member, message) and the contents scan's counters."""
+    done = subprocess.run(_secpipe_argv(image, db, contents=True), cwd=work,
+                          capture_output=True, timeout=900, env=_secpipe_env())
+    report = json.loads(done.stdout)
+    other = [{"rule_id": f["rule_id"], "path": f["location"].get("path"),
+              "member": f["location"].get("member"), "message": f["message"][:200]}
+             for f in report["findings"] if f["rule_id"] != "image.vulnerable"]
+    from secpipe.scanners.image.content import ContentStats, scan_contents
+
+    stats: list[ContentStats] = []
+    with open_image(work / image) as opened, apply_layers(opened) as tree:
+        scan_contents(tree, opened, stats=stats)
+    return {"findings": other, "by_rule": dict(Counter(f["rule_id"] for f in other)),
+            "message": report["steps"][0].get("message"),
+            "content_stats": dataclasses.asdict(stats[0]), "exit": done.returncode}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the parts asked for; print and write JSON results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--only", nargs="*", default=["counts", "time", "patched"])
+    parser.add_argument("--only", nargs="*", default=["counts", "time", "noise", "patched"])
     parser.add_argument("--images", nargs="*", default=list(IMAGES))
     parser.add_argument("--json", type=Path, default=None, help="results file")
     args = parser.parse_args(argv)
@@ -328,6 +353,11 @@ def main(argv: list[str] | None = None) -> int:
             print(name, json.dumps({k: v["median_s"] for k, v in timing[name].items()}),
                   flush=True)
         results["time"] = timing
+    if "noise" in args.only:
+        results["noise"] = {}
+        for name in args.images:
+            results["noise"][name] = found = noise(f"images/{name}", patched_db, work)
+            print(name, "noise", found["by_rule"], found["content_stats"], flush=True)
     if "patched" in args.only:
         cves = changelog_cves(work / "rootfs", images / "debian12")
         na_db = build_db(work, "not-affected", not_affected_records(sources))

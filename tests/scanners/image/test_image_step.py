@@ -294,3 +294,25 @@ def test_model_findings_on_a_packages_own_test_data_are_lowered(tmp_path: Path, 
     assert worst[f"{site}/numpy/core/weights.pkl"].severity.value == "critical"
     assert worst[f"{site}/other/tests/planted.pkl"].severity.value == "critical"
     assert "1 model finding(s) on installed packages' own test data lowered" in result.message
+
+
+def test_unchanged_distribution_files_are_skipped_unless_asked(tmp_path: Path, db: Path) -> None:
+    import hashlib
+    import random
+    import string
+
+    rng = random.Random(5)
+    key = "AKIA" + "".join(rng.choice(string.ascii_uppercase + "234567") for _ in range(16))
+    shipped = f"aws_access_key_id = {key}\n".encode()
+    md5 = hashlib.md5(shipped, usedforsecurity=False).hexdigest()
+    layers = [{"etc/os-release": h.DEBIAN_OS, "var/lib/dpkg/status": h.CLEAN_STATUS,
+               "var/lib/dpkg/info/base-files.md5sums": f"{md5}  usr/share/doc/x/NEWS\n".encode(),
+               "usr/share/doc/x/NEWS": shipped}]
+    build_oci_layout(tmp_path / "img", layers, ref_name="example/app:1")
+    quiet = scan(tmp_path, db, paths=["img"], sbom=False)
+    assert not [f for f in quiet.findings if f.rule_id.startswith("secrets.")]
+    assert quiet.metrics["distribution_files_skipped"] == 1
+    assert "1 unchanged distribution file(s)" in quiet.message
+    loud = scan(tmp_path, db, paths=["img"], sbom=False, distribution_files=True)
+    assert [f.location.path for f in loud.findings if f.rule_id == "secrets.aws-access-key"] \
+        == ["usr/share/doc/x/NEWS"]

@@ -15,7 +15,13 @@ three checks, returning findings and problems (bounds hit, files that could not 
   file larger than ``max_file_bytes`` is scanned in its head (a problem says so); ``max_bytes``
   bounds the bytes scanned in all. A secret found in a live file is not reported again for an
   older copy of it. The image config's build history (``created_by``: ``ARG`` values, ``RUN``
-  text) goes through the same engine.
+  text) goes through the same engine. Published distribution content is not the team's and is
+  skipped (counted in :class:`ContentStats`): a live file that an installed dpkg package
+  records (``/var/lib/dpkg/info/<pkg>[:arch].md5sums``, distroless ``status.d/<pkg>.md5sums``,
+  the ``Conffiles`` of the status stanza) whose bytes still have the recorded MD5, and apt's
+  downloaded indexes (``/var/lib/apt/lists/*_Packages`` …, recognised by name and content). A
+  changed file (an edited conffile, a replaced binary), a file no package records, and every
+  deleted or replaced copy are scanned as before; see :class:`DistributionFiles`.
 - **model files**: the files the model scanner would take as models (a model extension, or
   content typed as a model format by :func:`~secpipe.scanners.models.sniff.sniff_head`) are
   exported into a private temporary folder (:func:`~secpipe.images.layers.export_files`) and
@@ -33,6 +39,7 @@ folder, which :func:`~secpipe.images.layers.export_files` fills with ``O_EXCL|O_
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import tempfile
@@ -116,6 +123,23 @@ class ContentStats:
     """Files skipped by ``excludes``."""
     models_scanned: int
     """Model candidates scanned by the model scanner."""
+    distribution_skipped: int = 0
+    """Live files not scanned for secrets: unchanged files of installed dpkg packages."""
+    indexes_skipped: int = 0
+    """Files not scanned for secrets: apt's downloaded package indexes (live or deleted)."""
+
+    def note(self) -> str | None:
+        """A line for the step's message about the files skipped as published distribution
+        content (None when none was)."""
+        parts = []
+        if self.distribution_skipped:
+            parts.append(f"{self.distribution_skipped} unchanged distribution file(s) (their "
+                         "dpkg md5sums match)")
+        if self.indexes_skipped:
+            parts.append(f"{self.indexes_skipped} apt index file(s) (/var/lib/apt/lists)")
+        if not parts:
+            return None
+        return "not scanned for secrets: " + " and ".join(parts)
 
 
 def scan_contents(tree: FileTree, image: Image, ctx: StepContext | None = None, *,
@@ -123,19 +147,23 @@ def scan_contents(tree: FileTree, image: Image, ctx: StepContext | None = None, 
                   limits: ContentLimits | None = None,
                   allow: frozenset[str] = frozenset(),
                   excludes: Sequence[str] = (),
-                  stats: list[ContentStats] | None = None) -> tuple[list[Finding], list[str]]:
+                  stats: list[ContentStats] | None = None,
+                  distribution_files: bool = False) -> tuple[list[Finding], list[str]]:
     """Secrets (live and deleted files, build history), model files and config checks of an
     image (see the module docstring). Returns (findings, problems as text).
 
     ``max_bytes`` overrides ``limits.max_bytes``; ``allow`` are pickle callables the model
     scanner treats as safe; ``excludes`` are globs of in-image paths the secrets scan skips
     (the walker's syntax, e.g. :data:`secpipe.scanners.walk.SECRETS_DEFAULT_EXCLUDES`; none by
-    default: every file is scanned); ``stats``, when given, receives one :class:`ContentStats`.
-    Raises :class:`ContentScanCancelled` when ``ctx.cancel`` is set.
+    default: every file is scanned); ``stats``, when given, receives one :class:`ContentStats`
+    (:meth:`ContentStats.note` says what was skipped as distribution content);
+    ``distribution_files`` scans unchanged package files and apt indexes too. Raises
+    :class:`ContentScanCancelled` when ``ctx.cancel`` is set.
     """
     bounds = replace(limits or ContentLimits(), max_bytes=max_bytes)
     problems: list[str] = []
-    secrets = _SecretsPass(tree, bounds, ctx, problems, _PathFilter(excludes))
+    published = None if distribution_files else DistributionFiles(tree, bounds.max_bytes)
+    secrets = _SecretsPass(tree, bounds, ctx, problems, _PathFilter(excludes), published)
     findings = secrets.run()
     findings.extend(_history_secrets(image))
     models, scanned = _scan_models(tree, bounds, allow, ctx, problems)
@@ -143,7 +171,8 @@ def scan_contents(tree: FileTree, image: Image, ctx: StepContext | None = None, 
     findings.extend(config_findings(image, tree))
     if stats is not None:
         stats.append(ContentStats(secrets.files, secrets.deleted_files, secrets.used,
-                                  secrets.binary, secrets.skipped, scanned))
+                                  secrets.binary, secrets.skipped, scanned,
+                                  secrets.distribution, secrets.indexes))
     return secret_findings.dedupe(findings), problems
 
 
@@ -172,9 +201,12 @@ class _SecretsPass:
     """One secrets scan over the live files, then the deleted ones."""
 
     def __init__(self, tree: FileTree, bounds: ContentLimits, ctx: StepContext | None,
-                 problems: list[str], excluded: _PathFilter) -> None:
+                 problems: list[str], excluded: _PathFilter,
+                 published: DistributionFiles | None = None) -> None:
         self.tree, self.bounds, self.ctx, self.problems = tree, bounds, ctx, problems
         self.excluded = excluded
+        self.published = published
+        self.distribution = self.indexes = 0
         self.limits = SecretLimits(bounds.max_file_bytes, bounds.max_archive_depth,
                                    bounds.max_archive_bytes, bounds.max_archive_members)
         self.used = self.files = self.deleted_files = self.binary = self.skipped = 0
@@ -191,7 +223,7 @@ class _SecretsPass:
         for done, entry in enumerate(live):
             if self._tick(done, total):
                 return out
-            scan = self._scan(entry)
+            scan = self._scan(entry, live=True)
             if scan is None:
                 continue
             self.files += 1
@@ -239,11 +271,26 @@ class _SecretsPass:
                    for member, reason in scan.problems)
         return out
 
-    def _scan(self, entry: FileEntry) -> FileScan | None:
-        """The scan of one file's content (None: binary, unreadable or over the budget)."""
+    def _scan(self, entry: FileEntry, *, live: bool = False) -> FileScan | None:
+        """The scan of one file's content (None: binary, unreadable, over the budget, or
+        published distribution content)."""
         if self.excluded(entry.path):
             self.skipped += 1
             return None
+        if self.published is not None:
+            # decided per path, before the content cache: a hardlink of a package file at a
+            # path no package records is the team's and is scanned
+            try:
+                kind = self.published.kind(entry, live=live)
+            except (ImageError, OSError) as exc:
+                self.problems.append(f"secrets: {image_path(entry)} could not be read: {exc}")
+                return None
+            if kind == "package":
+                self.distribution += 1
+                return None
+            if kind == "index":
+                self.indexes += 1
+                return None
         if entry.content_offset in self.by_offset:
             return self.by_offset[entry.content_offset]
         scan = self._read_and_scan(entry)
@@ -330,6 +377,184 @@ def _binary_head(head: bytes, fmt: credfiles.CredFile | None) -> bool:
     if not sources.is_binary(head):
         return False
     return sources.decode_wide(head) is None
+
+
+# -- published distribution content ----------------------------------------------------------
+DPKG_STATUS = "var/lib/dpkg/status"
+DPKG_STATUS_D = "var/lib/dpkg/status.d"
+DPKG_INFO = "var/lib/dpkg/info"
+APT_LISTS = "var/lib/apt/lists"
+_MAX_STATUS_BYTES = 64 * MIB
+_MAX_STANZA_BYTES = 1 * MIB
+_MAX_MD5SUMS_BYTES = 16 * MIB
+_MAX_STATUS_D_FILES = 50_000
+_MAX_DATABASE_BYTES = 512 * MIB
+_MAX_RECORDS = 2_000_000
+_MD5 = re.compile(r"[0-9a-f]{32}")
+_MD5SUMS_LINE = re.compile(r"^([0-9a-fA-F]{32}) [ *](.+)$")
+_CONFFILE = re.compile(r"^(/.+?) ([0-9a-fA-F]{32})((?: [a-z-]+)*)$")
+_GONE_STATES = frozenset({"config-files", "not-installed"})
+_APT_INDEX = re.compile(r"^[^/]+_(Packages|Sources|Release|InRelease|Release\.gpg|"
+                        r"Translation-[A-Za-z0-9_@.-]+)$")
+_FIELD_LINE = re.compile(rb"^[A-Za-z0-9][A-Za-z0-9-]*:[ \t]")
+_CHUNK = 1 * MIB
+
+
+class DistributionFiles:
+    """Which files of an image are published distribution content, not the team's.
+
+    - ``package``: a live regular file that an installed dpkg package records with an MD5
+      (``/var/lib/dpkg/info/<pkg>[:<arch>].md5sums``; distroless ``status.d/<file>.md5sums``;
+      the ``Conffiles`` field of the stanza for conffiles, obsolete ones excepted) and whose
+      bytes still have that MD5: the file the distribution published, byte for byte. Paths of
+      the records are resolved through the image's symlinks (merged ``/usr``: ``lib/…`` is
+      ``usr/lib/…``). A changed file, a file at a path no installed package records, and a
+      deleted or replaced copy (``live=False``) are not.
+    - ``index``: a file directly in ``/var/lib/apt/lists/`` named like an index apt downloads
+      (``<uri>_Packages``, ``_Sources``, ``_Release``, ``_InRelease``, ``_Release.gpg``,
+      ``_Translation-<lang>``, uncompressed) whose head is what that index starts with (an
+      RFC 822 field, or the OpenPGP armour): a public package index, live or deleted (the
+      usual ``rm -rf /var/lib/apt/lists/*`` leaves it in the lower layer). Anything else in
+      that folder (a file the team put there, ``partial/``, ``auth.conf``-like names, a
+      compressed index) is scanned.
+
+    MD5 is used here for what dpkg records it: an integrity comparison with the
+    distribution's own list, not a security control (a package database the team forged
+    would hide only the team's own files from its own scan). A package the team builds itself
+    and installs with dpkg counts as distribution content too: ``scan_contents(…,
+    distribution_files=True)`` scans it. Reading the database is bounded (status 64 MiB, each
+    md5sums 16 MiB, 512 MiB in all, 2,000,000 records); over a bound, the records not read are
+    not used and those files are scanned. Hashing reads only files a secrets rule would scan
+    (text, archives), streamed, at most ``max_hash_bytes`` in all.
+    """
+
+    def __init__(self, tree: FileTree, max_hash_bytes: int) -> None:
+        self.tree = tree
+        self.max_hash_bytes = max_hash_bytes
+        self.hashed = 0
+        self.database_bytes = 0
+        self._records: dict[str, set[str]] = {}
+        self._loaded = False
+        self._parents: dict[str, str] = {}
+
+    @property
+    def records(self) -> dict[str, set[str]]:
+        """In-image path (real, no leading ``/``) -> the MD5s the dpkg database records."""
+        if not self._loaded:
+            self._loaded = True
+            # on a read error the records read so far are kept; the other files are scanned
+            with contextlib.suppress(ImageError, OSError, UnicodeError, RecursionError):
+                self._read_database()
+        return self._records
+
+    def kind(self, entry: FileEntry, *, live: bool) -> str | None:
+        """``package``, ``index`` (see the class) or None (the team's: scan it)."""
+        if entry.size == 0 or not entry.has_content:
+            return None
+        name = entry.path.rsplit("/", 1)[-1]
+        if entry.path == f"{APT_LISTS}/{name}" and _APT_INDEX.match(name):
+            return "index" if self._index_head(entry, name) else None
+        if not live:
+            return None
+        expected = self.records.get(entry.path)
+        if not expected or self.hashed + entry.size > self.max_hash_bytes:
+            return None
+        with self.tree.open(entry) as stream:
+            head = stream.read(_HEAD)
+            if _binary_head(head, credfiles.credential_file(entry.path)):
+                return None  # no secrets rule reads it: not worth hashing
+            # integrity comparison with the distribution's record, not a security use of MD5
+            digest = hashlib.md5(head, usedforsecurity=False)
+            self.hashed += len(head)
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+                self.hashed += len(chunk)
+        return "package" if digest.hexdigest() in expected else None
+
+    def _index_head(self, entry: FileEntry, name: str) -> bool:
+        with self.tree.open(entry) as stream:
+            head = stream.read(256)
+        if name.endswith("_InRelease"):
+            return head.startswith(b"-----BEGIN PGP SIGNED MESSAGE-----")
+        if name.endswith("_Release.gpg"):
+            return head.startswith(b"-----BEGIN PGP SIGNATURE-----")
+        return _FIELD_LINE.match(head) is not None
+
+    def _read(self, path: str, limit: int) -> bytes | None:
+        entry = self.tree.resolve(path)
+        if entry is None or not entry.has_content or entry.size > limit \
+                or self.database_bytes + entry.size > _MAX_DATABASE_BYTES:
+            return None
+        self.database_bytes += entry.size
+        with self.tree.open(entry) as stream:
+            return stream.read(limit)
+
+    def _read_database(self) -> None:
+        from secpipe.images.pkg_dpkg import parse_stanzas
+
+        packages: list[tuple[dict[str, str], str | None]] = []
+        status = self._read(DPKG_STATUS, _MAX_STATUS_BYTES)
+        if status is not None:
+            for stanza in parse_stanzas(status.decode("utf-8", "replace"), DPKG_STATUS, []):
+                words = stanza.get("status", "").split()
+                if len(words) == 3 and words[2] not in _GONE_STATES:
+                    packages.append((stanza, None))
+        folder = self.tree.realpath(DPKG_STATUS_D)
+        for path in self.tree.listdir(folder)[:_MAX_STATUS_D_FILES]:
+            base = path.rsplit("/", 1)[-1]
+            if base.endswith(".md5sums") or base.startswith("."):
+                continue
+            body = self._read(path, _MAX_STANZA_BYTES)
+            if body is None:
+                continue
+            for stanza in parse_stanzas(body.decode("utf-8", "replace"), path, []):
+                words = stanza.get("status", "").split()
+                if not words or (len(words) == 3 and words[2] not in _GONE_STATES):
+                    packages.append((stanza, path))
+        for stanza, where in packages:
+            name, arch = stanza.get("package", ""), stanza.get("architecture", "")
+            if not name or "/" in name or "\0" in name:
+                continue
+            if where is not None:
+                candidates = [f"{where}.md5sums", f"{DPKG_STATUS_D}/{name}.md5sums"]
+            else:
+                candidates = [f"{DPKG_INFO}/{name}:{arch}.md5sums", f"{DPKG_INFO}/{name}.md5sums"]
+            for candidate in candidates:
+                data = self._read(candidate, _MAX_MD5SUMS_BYTES)
+                if data is not None:
+                    for line in data.decode("utf-8", "replace").splitlines():
+                        match = _MD5SUMS_LINE.match(line)
+                        if match and not self._add(match.group(2), match.group(1)):
+                            return
+                    break
+            for line in stanza.get("conffiles", "").splitlines():
+                match = _CONFFILE.match(line.strip())
+                flags = match.group(3).split() if match else []
+                if match and "obsolete" not in flags and "remove-on-upgrade" not in flags \
+                        and not self._add(match.group(1), match.group(2)):
+                    return
+
+    def _add(self, path: str, md5: str) -> bool:
+        """Record ``md5`` for ``path`` (resolved in the tree); False: the record bound is hit."""
+        records = self._records
+        if len(records) >= _MAX_RECORDS:
+            return False
+        parts = [p for p in path.split("/") if p not in ("", ".")]
+        if not parts or ".." in parts:
+            return True
+        parent = "/".join(parts[:-1])
+        real_parent = self._parents.get(parent)
+        if real_parent is None:
+            try:
+                real_parent = self.tree.realpath(parent) if parent else ""
+            except ImageError:
+                real_parent = "\0"  # a loop: no file can be there
+            self._parents[parent] = real_parent
+        if real_parent == "\0":
+            return True
+        real = f"{real_parent}/{parts[-1]}" if real_parent else parts[-1]
+        records.setdefault(real, set()).add(md5.lower())
+        return True
 
 
 def _history_secrets(image: Image) -> list[Finding]:
@@ -608,6 +833,7 @@ def _remote_scripts(image: Image) -> list[Finding]:
 
 __all__ = [
     "CONFIG_PATH", "MODEL_KINDS", "RULE_IDS", "SCANNER", "ContentLimits", "ContentScanCancelled",
-    "ContentStats", "config_findings", "history_command", "image_path", "layer_label",
+    "ContentStats", "DistributionFiles", "config_findings", "history_command", "image_path",
+    "layer_label",
     "model_candidate", "scan_contents",
 ]

@@ -102,6 +102,10 @@ class ImageScanSettings(ScannerSettings):
     """Write the image's CycloneDX SBOM into the step's folder (an artifact of the step)."""
     contents: bool = True
     """Scan the layers' contents: secrets (also in deleted files), model files, history."""
+    distribution_files: bool = False
+    """Also scan for secrets the files of installed dpkg packages whose bytes still match the
+    package's md5sums, and apt's downloaded indexes (skipped by default: published content;
+    set it when the image installs your own .deb packages)."""
     max_image_bytes: int = Field(default=16 * GIB, gt=0, json_schema_extra=metavar("N"))
     """Most uncompressed layer bytes read from one image (a layer bomb stops there)."""
     max_seconds: float | None = Field(default=None, gt=0, json_schema_extra=metavar("S"))
@@ -123,7 +127,8 @@ class ImageScanStep(StepKind[ImageScanSettings]):
     Settings = ImageScanSettings
     produces_metrics = ("images", "packages", "vulnerabilities", "vulnerable_packages",
                         "backported", "vex_suppressed", "duration_seconds",
-                        "osv_database_age_days", "pending_security_updates")
+                        "osv_database_age_days", "pending_security_updates",
+                        "distribution_files_skipped", "apt_indexes_skipped")
 
     def run(self, ctx: StepContext, settings: ImageScanSettings) -> StepResult:
         started = time.monotonic()
@@ -187,6 +192,8 @@ class ImageScanStep(StepKind[ImageScanSettings]):
             "vex_suppressed": float(state.vex_suppressed),
             "osv_database_age_days": round(age, 3),
             "pending_security_updates": float(state.pending_security),
+            "distribution_files_skipped": float(state.distribution_skipped),
+            "apt_indexes_skipped": float(state.indexes_skipped),
             "duration_seconds": round(time.monotonic() - started, 3),
         }
         message = (f"{len(state.vulnerable)} vulnerable of {state.packages} packages in "
@@ -279,10 +286,10 @@ class ImageScanStep(StepKind[ImageScanSettings]):
                 state.artifacts.append(_write_sbom(ctx, inv.packages, label, digest,
                                                    len(state.artifacts)))
             if settings.contents:
-                self._contents(ctx, tree, image, label, state, inv.packages)
+                self._contents(ctx, settings, tree, image, label, state, inv.packages)
 
-    def _contents(self, ctx: StepContext, tree: FileTree, image: Image, label: str,
-                  state: _State, packages: Sequence[Package]) -> None:
+    def _contents(self, ctx: StepContext, settings: ImageScanSettings, tree: FileTree,
+                  image: Image, label: str, state: _State, packages: Sequence[Package]) -> None:
         try:
             module = importlib.import_module("secpipe.scanners.image.content")
         except ModuleNotFoundError as exc:
@@ -292,7 +299,15 @@ class ImageScanStep(StepKind[ImageScanSettings]):
                 state.notes.append("layer contents not scanned (secpipe.scanners.image.content "
                                    "is not installed)")
             return
-        found, problems = module.scan_contents(tree, image, ctx)
+        stats: list[Any] = []
+        found, problems = module.scan_contents(tree, image, ctx, stats=stats,
+                                               distribution_files=settings.distribution_files)
+        if stats:
+            state.distribution_skipped += stats[0].distribution_skipped
+            state.indexes_skipped += stats[0].indexes_skipped
+            note = stats[0].note()
+            if note:
+                state.notes.append(f"{label}: {note}")
         found, lowered = lower_fixture_findings(found, package_test_files(packages))
         if lowered:
             state.notes.append(f"{label}: {lowered} model finding(s) on installed packages' own "
@@ -327,6 +342,8 @@ class _State:
         self.backported = 0
         self.vex_suppressed = 0
         self.pending_security = 0
+        self.distribution_skipped = 0
+        self.indexes_skipped = 0
         self.vulnerable: set[tuple[str, str, str, str]] = set()
 
 
