@@ -97,3 +97,17 @@ def test_nameable_paths_and_pullable_link(tmp_path: Path) -> None:
     finally:
         link.unlink()
         link.parent.rmdir()
+
+
+def test_pullable_links_are_always_nameable(tmp_path: Path) -> None:
+    # mkdtemp's alphabet holds "_", which an image name may not end with: never used
+    from secpipe.delivery.base_image import nameable, pullable_link
+
+    target = tmp_path / ".hidden" / "Base"
+    target.mkdir(parents=True)
+    base = BaseImage(kind="oci", path=target, ref=None)
+    for _ in range(200):
+        link = pullable_link(base, tmp_path / ".scratch")
+        assert nameable(link)
+        link.unlink()
+        link.parent.rmdir()

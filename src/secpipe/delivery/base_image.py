@@ -74,20 +74,24 @@ def pullable_link(base: BaseImage, scratch: Path) -> Path:
     """A path buildah can pull ``base`` from: the base's own path when it is nameable, else a
     symbolic link to it in a fresh folder of ``scratch`` or of the system's temporary folder
     (the first that is nameable; the caller removes it). :class:`BaseImageError` when neither is."""
+    import secrets
     import tempfile
 
     if nameable(base.path):
         return base.path
     for parent in (scratch, Path(tempfile.gettempdir())):
+        # hex names only: mkdtemp's alphabet has "_", which may not end or follow "-" in an
+        # image name
+        holder = parent.resolve() / f"secpipe-base-{secrets.token_hex(8)}"
+        link = holder / "base"
+        if not nameable(link):
+            continue
         try:
-            holder = Path(tempfile.mkdtemp(prefix="secpipe-base-", dir=parent)).resolve()
+            holder.mkdir(mode=0o700)
         except OSError:
             continue
-        link = holder / "base"
-        if nameable(link):
-            link.symlink_to(base.path, target_is_directory=base.kind == "oci")
-            return link
-        holder.rmdir()
+        link.symlink_to(base.path, target_is_directory=base.kind == "oci")
+        return link
     raise BaseImageError(
         f"base image {base.path}: buildah cannot name an image after this path (it needs lower "
         "case letters, digits, '.', '_' or '-' and no folder starting with a dot), and no "
