@@ -133,3 +133,22 @@ def test_empty_inventory_is_still_a_valid_document() -> None:
 def test_unknown_ecosystem_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown ecosystem"):
         purl(Package("gem", "rails", "7"))
+
+
+def test_licence_expressions_are_parsed_once_per_text() -> None:
+    from secpipe.images import sbom
+
+    sbom._is_spdx.cache_clear()
+    texts = ("GPL-2.0-or-later AND MIT", "Apache-2.0 OR MIT", "public domain (see x)")
+    packages = [Package(DEB, f"p{i}", "1", licence=text) for i in range(300) for text in texts]
+    doc = cyclonedx(packages, "img", DIGEST)
+    info = sbom._is_spdx.cache_info()
+    assert (info.misses, info.hits) == (3, 897)  # one parse per distinct text
+    assert sbom._spdx_licensing.cache_info().currsize == 1  # the licensing object: built once
+    by_text: dict[str, bool] = {}
+    for component in doc["components"]:
+        [licence] = component["licenses"]
+        by_text[json.dumps(licence)] = True
+    assert sorted(by_text) == sorted(json.dumps(x) for x in (
+        {"expression": "GPL-2.0-or-later AND MIT"}, {"expression": "Apache-2.0 OR MIT"},
+        {"license": {"name": "public domain (see x)"}}))

@@ -6,10 +6,17 @@
 read. It does not raise on hostile input: a database that does not parse, parses only in part
 or is over a bound is a :class:`Problem` in the result, and an inventory with problems is
 incomplete and says so (a caller turns problems into findings or an error).
+
+:func:`wanted_for_inventory` names the files the inventory, the changelog backport check and
+the pending-update check (:mod:`secpipe.images.apt_pending`: ``var/lib/apt/lists``) read:
+``apply_layers(image, keep=wanted_for_inventory)`` spools only those when the layers' contents
+are not scanned. A file the inventory needed whose bytes were not kept anyway (a
+hardlink or a symlink to an unselected file) is a problem, never a silent miss.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 import threading
 from collections.abc import Iterable
@@ -34,11 +41,44 @@ from secpipe.images.pkg_model import (
 from secpipe.images.pkg_rpm import read_rpm
 
 __all__ = ["APK", "DEB", "ECOSYSTEMS", "NPM", "PYPI", "RPM", "Distro", "FsView",
-           "ImageInventory", "Package", "Problem", "file_owners", "inventory", "read_distro"]
+           "ImageInventory", "Package", "Problem", "file_owners", "inventory", "read_distro",
+           "wanted_for_inventory"]
 
 OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
 MAX_OS_RELEASE_BYTES = 64 << 10
 _ASSIGN = re.compile(r"^([A-Z0-9_]+)=(.*)$")
+_WANTED_NAMES = frozenset({
+    "os-release",  # etc/, usr/lib/
+    "copyright", "changelog.Debian.gz",  # usr/share/doc/PACKAGE/: licences, backport evidence
+    "rpmdb.sqlite", "rpmdb.sqlite-wal",  # var/lib/rpm/, usr/lib/sysimage/rpm/
+    "package.json",  # npm, in and out of node_modules
+})
+_WANTED_IN = {  # parent folder suffix -> names read there
+    ".dist-info": frozenset({"METADATA", "RECORD"}),
+    ".egg-info": frozenset({"PKG-INFO", "installed-files.txt"}),
+}
+
+
+def wanted_for_inventory(path: str) -> bool:
+    """Whether :func:`inventory`, the changelog check or the apt pending-update check may read
+    the file at tree path ``path`` (``var/lib/dpkg/status``, no leading slash): a ``keep``
+    predicate for ``apply_layers``.
+
+    It matches by name and parent folder, not by full path, so a database under a symlinked
+    folder (``lib -> usr/lib``) is kept wherever the layer stored it.
+    """
+    parent, name = posixpath.split(path)
+    if name in _WANTED_NAMES or name.endswith(".egg-info"):
+        return True
+    if parent.endswith("dpkg/status.d") or (path.endswith("dpkg/status") and name == "status"):
+        return True
+    if parent.endswith("dpkg/info") and name.endswith(".list"):
+        return True
+    if name == "installed" and parent.endswith("apk/db"):
+        return True
+    if parent.endswith("apt/lists"):  # Packages indexes and their (In)Release files
+        return True
+    return any(parent.endswith(suffix) and name in names for suffix, names in _WANTED_IN.items())
 
 
 def _unquote(value: str) -> str:
@@ -94,6 +134,9 @@ def inventory(fs: FsView, *, cancel: threading.Event | None = None) -> ImageInve
         problems.append(Problem(OS_RELEASE[0], "distribution packages but no os-release: "
                                                "the release is unknown"))
     packages.extend(read_language_packages(fs, problems, databases, cancel))
+    for path in getattr(fs, "not_kept", ()):
+        problems.append(Problem(path, "content not kept when the layers were applied "
+                                      "(metadata-only mode): not read"))
     return ImageInventory(packages=tuple(packages), problems=tuple(problems), distro=distro,
                           databases=tuple(databases))
 

@@ -14,11 +14,17 @@ Member names are normalised; absolute names, ``..`` components, NUL bytes, too l
 paths are recorded in :attr:`FileTree.hostile` and skipped. Symlinks are resolved only inside
 the tree (``..`` stops at the image root, loops raise :class:`SymlinkLoop`); a member written
 through a symlinked parent lands where the link points inside the tree, and is noted as hostile.
+
+With ``keep`` (a predicate on a regular file's path), :func:`apply_layers` spools only the content
+of the files it selects, e.g. :func:`secpipe.images.inventory.wanted_for_inventory` (package
+databases, metadata, changelogs, os-release) when the layer contents are not scanned: every entry,
+whiteout, deletion, bound and check stays the same, the other files' bytes are skipped in the
+stream (still decompressed and hashed for the ``diff_id``). Such an entry has
+:attr:`FileEntry.content_skipped` set and opening it raises :class:`ContentNotKept`.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import importlib
 import io
@@ -30,7 +36,7 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, Literal, cast
 
@@ -64,6 +70,15 @@ class SymlinkLoop(ImageError):
     """Resolving a path inside the image followed too many symlinks."""
 
 
+class ContentNotKept(ImageError):
+    """The file's bytes were not kept: the layers were applied with a ``keep`` predicate that
+    did not select it (reading it cannot decide anything: callers report it, never pass)."""
+
+
+KeepPredicate = Callable[[str], bool]
+"""Selects, by tree path (``a/b``, no leading slash), the regular files whose bytes are kept."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """Bounds on applying an image (defaults fit large real images)."""
@@ -91,6 +106,7 @@ class FileEntry:
     linkname: str = ""  # symlink target as written; hardlink target (normalised path)
     content_offset: int = -1  # where the bytes are in the tree's spool (-1: no content)
     implicit: bool = False  # a directory created because a member needed it
+    content_skipped: bool = False  # a regular file whose bytes ``keep`` did not select
 
     @property
     def has_content(self) -> bool:
@@ -185,8 +201,10 @@ class FileTree:
     Close it (or use it as a context manager) to drop the spool.
     """
 
-    def __init__(self, spool: IO[bytes], layers: int) -> None:
+    def __init__(self, spool: IO[bytes], layers: int, *, complete: bool = True) -> None:
         self._spool = spool
+        self.contents_complete = complete
+        """False when the layers were applied with ``keep``: some files' bytes were skipped."""
         self._spool_end = 0
         self._entries: dict[str, FileEntry] = {}
         self._children: dict[str, set[str]] = {"": set()}
@@ -211,7 +229,10 @@ class FileTree:
         return self._entries.get(path.strip("/"))
 
     def files(self) -> Iterator[FileEntry]:
-        """Every entry with readable content (regular files and hardlinks to them), sorted."""
+        """Every entry with readable content (regular files and hardlinks to them), sorted.
+
+        A tree applied with ``keep`` lists only the files whose bytes were kept.
+        """
         return (e for e in self if e.has_content)
 
     def listdir(self, path: str) -> list[str]:
@@ -220,6 +241,9 @@ class FileTree:
 
     def open(self, entry: FileEntry) -> BinaryIO:
         """A read-only, seekable stream of the entry's content (a live or a deleted file)."""
+        if entry.content_skipped:
+            raise ContentNotKept(f"/{entry.path}: content not kept (the layers were applied "
+                                 "for package metadata only)")
         if not entry.has_content:
             raise ImageError(f"/{entry.path}: has no content ({entry.type})")
         raw = _SpanReader(self._spool.fileno(), entry.content_offset, entry.size)
@@ -227,15 +251,20 @@ class FileTree:
 
     def read_bytes(self, entry: FileEntry, limit: int = 64 * 1024 * 1024) -> bytes:
         """The entry's content; :class:`ImageError` when it is larger than ``limit``."""
-        if entry.size > limit:
+        if entry.size > limit and not entry.content_skipped:
             raise ImageError(f"/{entry.path}: {entry.size} bytes, over the read limit {limit}")
         with self.open(entry) as stream:
             return stream.read()
 
     def read_path(self, path: str, *, limit: int = 64 * 1024 * 1024) -> bytes | None:
-        """The content at ``path`` after resolving symlinks in the tree; None if not a file."""
+        """The content at ``path`` after resolving symlinks in the tree; None if not a file.
+
+        :class:`ContentNotKept` when it is a file whose bytes were not kept.
+        """
         entry = self.resolve(path)
-        return None if entry is None or not entry.has_content else self.read_bytes(entry, limit)
+        if entry is None or not (entry.has_content or entry.content_skipped):
+            return None
+        return self.read_bytes(entry, limit)
 
     def under(self, path: str) -> Iterator[FileEntry]:
         """Every entry below directory ``path`` (not following symlinks), depth first, each
@@ -414,6 +443,80 @@ class _Prefixed:
         return bytes(self._rest.read(n))
 
 
+class _Gunzip:
+    """A gzip stream (members one after another, zero padding between them allowed, as
+    :class:`gzip.GzipFile` reads it) decompressed by :mod:`zlib` in large chunks; zlib checks
+    each member's header, CRC-32 and length. At most ``_CHUNK`` decompressed bytes are held."""
+
+    _MAGIC = b"\x1f\x8b"
+    _FEED = 64 * 1024  # compressed bytes given to zlib at once (its unconsumed tail is copied)
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+        self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._input = memoryview(b"")  # compressed bytes read, not yet given to zlib
+        self._tail = b""  # given to zlib, not consumed (output limit reached)
+        self._out, self._pos = b"", 0
+        self._started = False  # the current member has had input
+        self._eof = False
+
+    def _more_input(self) -> bool:
+        if not self._input:
+            data = self._raw.read(_CHUNK)
+            if not data:
+                return False
+            self._input = memoryview(data)
+        return True
+
+    def _next_member(self) -> None:
+        rest = self._zlib.unused_data + bytes(self._input)
+        self._input = memoryview(b"")
+        rest = rest.lstrip(b"\x00")
+        while not rest:
+            if not self._more_input():
+                self._eof = True
+                return
+            rest, self._input = bytes(self._input).lstrip(b"\x00"), memoryview(b"")
+        if rest[:2] != self._MAGIC[:len(rest[:2])]:
+            raise zlib.error("data after a gzip member is not another gzip member")
+        self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._input, self._started = memoryview(rest), True
+
+    def _fill(self) -> None:
+        """Decompress up to ``_CHUNK`` bytes into the output buffer (empty at the end)."""
+        while not self._eof:
+            if self._zlib.eof:
+                self._next_member()
+                continue
+            feed: bytes | memoryview
+            if self._tail:
+                feed, self._tail = self._tail, b""
+            elif self._more_input():
+                feed, self._input = self._input[:self._FEED], self._input[self._FEED:]
+                self._started = True
+            elif self._started:
+                raise EOFError("compressed stream ended before the end-of-stream marker was "
+                               "reached")
+            else:
+                self._eof = True  # an empty stream: no member at all
+                break
+            out = self._zlib.decompress(feed, _CHUNK)
+            self._tail = self._zlib.unconsumed_tail
+            if out:
+                self._out, self._pos = out, 0
+                return
+
+    def read(self, n: int = -1) -> bytes:
+        want = _CHUNK if n is None or n < 0 else n
+        if want <= 0:
+            return b""
+        if self._pos >= len(self._out):
+            self._fill()
+        data = self._out[self._pos:self._pos + want]
+        self._pos += len(data)
+        return data
+
+
 def _decompressor(raw: Any, compression: str, what: str) -> Any:
     if compression == "auto":
         head = raw.read(4)
@@ -423,7 +526,7 @@ def _decompressor(raw: Any, compression: str, what: str) -> Any:
     if compression == "none":
         return raw
     if compression == "gzip":
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        return _Gunzip(raw)
     if compression == "zstd":
         try:
             zstandard = importlib.import_module("zstandard")
@@ -455,7 +558,7 @@ def _escapes(link_dir: str, target: str) -> bool:
 
 
 def _apply_member(tree: FileTree, tar: tarfile.TarFile, info: tarfile.TarInfo, index: int,
-                  limits: Limits) -> None:
+                  limits: Limits, keep: KeepPredicate | None = None) -> None:
     try:
         path = normalize_member_name(info.name, limits)
     except ValueError as err:
@@ -484,11 +587,15 @@ def _apply_member(tree: FileTree, tar: tarfile.TarFile, info: tarfile.TarInfo, i
     kind: EntryType | None = "file" if info.isreg() else _TYPES.get(info.type)
     if kind is None:
         raise _Hostile(f"unsupported member type {info.type!r}")
-    linkname, offset, size = "", -1, 0
+    linkname, offset, size, skipped = "", -1, 0, False
     if kind == "file":
-        stream = tar.extractfile(info)
-        assert stream is not None
-        offset, size = tree._spool_copy(stream, info.size), info.size
+        size = info.size
+        if keep is None or keep(path):
+            stream = tar.extractfile(info)
+            assert stream is not None
+            offset = tree._spool_copy(stream, info.size)
+        else:
+            skipped = True  # the tar stream skips the bytes (still hashed for the diff_id)
     elif kind == "symlink":
         linkname = info.linkname
         if "\x00" in linkname:
@@ -505,7 +612,9 @@ def _apply_member(tree: FileTree, tar: tarfile.TarFile, info: tarfile.TarInfo, i
         except ValueError as err:
             raise _Hostile(f"hardlink target: {err}") from err
         linked = tree._entries.get(linkname)
-        if linked is None or not linked.has_content:
+        if linked is not None and linked.content_skipped:
+            size, skipped = linked.size, True
+        elif linked is None or not linked.has_content:
             tree.hostile.append(HostileMember(index, info.name,
                                               f"hardlink to a missing file: {linkname}"))
         else:
@@ -517,7 +626,7 @@ def _apply_member(tree: FileTree, tar: tarfile.TarFile, info: tarfile.TarInfo, i
         tree._remove_subtree(path, index, "replaced", lower_only=False)
     tree._insert(FileEntry(path=path, type=kind, mode=info.mode & 0o7777, uid=info.uid,
                            gid=info.gid, size=size, layer=index, mtime=int(info.mtime),
-                           linkname=linkname, content_offset=offset))
+                           linkname=linkname, content_offset=offset, content_skipped=skipped))
 
 
 def _open_tar(counted: _Counted, budget: _Budget, start: int) -> tarfile.TarFile | None:
@@ -532,7 +641,7 @@ def _open_tar(counted: _Counted, budget: _Budget, start: int) -> tarfile.TarFile
 
 
 def _apply_layer(tree: FileTree, image: Image, layer: Layer, limits: Limits,
-                 budget: _Budget) -> None:
+                 budget: _Budget, keep: KeepPredicate | None) -> None:
     what = f"layer {layer.index} ({layer.digest or layer.path})"
     blob = image.open_layer(layer)
     try:
@@ -551,7 +660,7 @@ def _apply_layer(tree: FileTree, image: Image, layer: Layer, limits: Limits,
                     raise ImageBomb(f"{what}: image has more than {limits.max_total_members} "
                                     "members")
                 try:
-                    _apply_member(tree, tar, info, layer.index, limits)
+                    _apply_member(tree, tar, info, layer.index, limits, keep)
                 except SymlinkLoop as err:
                     tree.hostile.append(HostileMember(layer.index, info.name[:4096],
                                                       f"symlink loop in its path: {err}"))
@@ -583,8 +692,12 @@ def _apply_layer(tree: FileTree, image: Image, layer: Layer, limits: Limits,
 
 def apply_layers(image: Image, *, limits: Limits | None = None,
                  cancel: threading.Event | None = None,
-                 spool_dir: str | None = None) -> FileTree:
+                 spool_dir: str | None = None, keep: KeepPredicate | None = None) -> FileTree:
     """The image's final filesystem, its deleted files and its hostile members.
+
+    ``keep`` (None: every file) selects by tree path the regular files whose bytes are spooled;
+    the others get :attr:`FileEntry.content_skipped` and are not readable
+    (:class:`ContentNotKept`). Entries, deletions, hostile members and bounds do not depend on it.
 
     Raises :class:`LayerError` (truncated, corrupt, over a bound: :class:`ImageBomb`),
     :class:`~secpipe.images.layout.BlobMismatch` or :class:`SymlinkLoop`; all are
@@ -593,11 +706,11 @@ def apply_layers(image: Image, *, limits: Limits | None = None,
     bounds = limits or Limits()
     budget = _Budget(bounds, cancel)
     spool = tempfile.TemporaryFile(prefix="secpipe-image-", dir=spool_dir)  # noqa: SIM115
-    tree = FileTree(spool, len(image.layers))
+    tree = FileTree(spool, len(image.layers), complete=keep is None)
     try:
         for layer in image.layers:
             budget.check_time(f"layer {layer.index}")
-            _apply_layer(tree, image, layer, bounds, budget)
+            _apply_layer(tree, image, layer, bounds, budget, keep)
     except BaseException:
         tree.close()
         raise

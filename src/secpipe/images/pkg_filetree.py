@@ -3,6 +3,9 @@
 Symbolic links are resolved inside the tree only (``FileTree.realpath``); ``listdir`` resolves
 the parents of a path but not a link at the path itself, so a walk never crosses a link and sees
 each file once. A link loop or a read error is "no such file" for the inventory, never a crash.
+A file whose bytes were not kept (a tree applied with ``keep``) reads as ``None`` too, and its
+path is added to :attr:`FileTreeView.not_kept`: :func:`secpipe.images.inventory.inventory` turns
+each into a problem (nothing is decided from a file that could not be read).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ class FileTreeView:
 
     def __init__(self, tree: FileTree) -> None:
         self._tree = tree
+        self.not_kept: list[str] = []
+        """Paths read whose file content was not kept when the layers were applied."""
 
     def _entry(self, path: str, *, follow_last: bool) -> FileEntry | None:
         try:
@@ -30,6 +35,10 @@ class FileTreeView:
     def read(self, path: str, limit: int) -> bytes | None:
         """At most ``limit`` bytes of the regular file ``path`` leads to inside the tree."""
         entry = self._entry(path, follow_last=True)
+        if entry is not None and entry.content_skipped:
+            if path not in self.not_kept:
+                self.not_kept.append(path)
+            return None
         if entry is None or not entry.has_content:
             return None
         try:

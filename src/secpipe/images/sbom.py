@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -80,12 +81,22 @@ def _licences(text: str | None) -> list[dict[str, Any]] | None:
     return [{"license": {"name": text[:1000]}}]
 
 
-def _is_spdx(text: str) -> bool:
-    """Whether ``text`` is a valid SPDX licence expression (else it is kept as a name)."""
+@lru_cache(maxsize=1)
+def _spdx_licensing() -> Any:
+    """The SPDX licensing object (its symbol table and tokenizer cost ~40 ms to build: once)."""
     from license_expression import get_spdx_licensing  # type: ignore[import-untyped]
 
+    return get_spdx_licensing()
+
+
+@lru_cache(maxsize=4096)
+def _is_spdx(text: str) -> bool:
+    """Whether ``text`` is a valid SPDX licence expression (else it is kept as a name).
+
+    Results are cached: an image's packages repeat a few dozen licence texts.
+    """
     try:
-        info = get_spdx_licensing().validate(text, strict=True)
+        info = _spdx_licensing().validate(text, strict=True)
     except Exception:  # an expression the parser cannot take is free text, never dropped
         return False
     return not info.errors and not info.invalid_symbols

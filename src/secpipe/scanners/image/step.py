@@ -40,7 +40,7 @@ from secpipe.core.findings import Finding
 from secpipe.core.results import Skipped, StepResult, StepStatus
 from secpipe.core.step import StepContext, StepKind
 from secpipe.images import apt_pending as ap
-from secpipe.images.inventory import inventory
+from secpipe.images.inventory import inventory, wanted_for_inventory
 from secpipe.images.layers import FileTree, Limits, apply_layers
 from secpipe.images.layout import Image, ImageError, open_image
 from secpipe.images.pkg_filetree import FileTreeView
@@ -240,7 +240,8 @@ class ImageScanStep(StepKind[ImageScanSettings]):
         remote = label is not None
         with open_image(target, ref=None if remote else settings.ref,
                         platform=None if remote else settings.platform) as image, \
-                apply_layers(image, limits=limits, cancel=ctx.cancel) as tree:
+                apply_layers(image, limits=limits, cancel=ctx.cancel,
+                             keep=None if settings.contents else wanted_for_inventory) as tree:
             if label is None:
                 label = image.ref_names[0] if image.ref_names else named
             digest = image.manifest_digest or image.config_digest
