@@ -179,7 +179,7 @@ def test_root_user_variants(tmp_path: Path) -> None:
 
 def test_env_secret_is_redacted(tmp_path: Path) -> None:
     key = aws_key(13)
-    password = "Zq8-vT3r-pL0x-" + "w" * 6
+    password = "-".join(["Zq8", "vT3r", "pL0x", "w" * 6])  # built at run time
     env = [f"DB_PASSWORD={password}", f"SOME_ID={key}", "DB_PASSWORD_FILE=/run/secrets/db",
            "API_TOKEN=${TOKEN}", "LOG_LEVEL=debug",
            "DATABASE_URL=postgres://app:" + password + "@db/app"]
