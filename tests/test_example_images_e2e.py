@@ -146,6 +146,14 @@ def test_devsecops_builds_scans_signs_pushes_and_verify_rejects_unsigned_retag(
     # 3: the run passes, signs and pushes
     code, report = _run(root, capsys)
     steps = _steps(report)
+    if code != 0:  # say what blocked, whole
+        gates = {s["id"]: s["gate"]["reasons"] for s in report["steps"] if s.get("gate")}
+        accepted = {fp for s in report["steps"] if s.get("gate")
+                    for fp, _ in s["gate"].get("accepted", [])}
+        new = [(f["rule_id"], f["location"]["path"], f["message"][:300])
+               for f in report["findings"] if f["severity"] in ("high", "critical")
+               and f["fingerprint"] not in accepted]
+        pytest.fail(f"run 3 exit {code}; gates {gates}; not accepted: {new}")
     assert code == 0, [(s["id"], s["status"], s["message"]) for s in report["steps"]]
     image = next(a for a in steps["image"]["artifacts"] if a["name"] == "image")
     digest = image["digest"]
