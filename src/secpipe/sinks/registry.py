@@ -31,8 +31,8 @@ ENTRY_POINT_GROUP = "secpipe.sinks"
 #: kind name -> (module, class). Keep sorted; ``tests/sinks/test_registry.py`` checks every entry.
 BUILTIN_SINKS: dict[str, tuple[str, str]] = {
     "defectdojo": ("secpipe.sinks.defectdojo", "DefectDojoSink"),
-    "elasticsearch": ("secpipe.sinks.ecs", "ElasticsearchSink"),
     "ecs-log": ("secpipe.sinks.ecs", "EcsLogSink"),
+    "elasticsearch": ("secpipe.sinks.ecs", "ElasticsearchSink"),
     "pagerduty": ("secpipe.sinks.pagerduty", "PagerDutySink"),
     "prometheus": ("secpipe.sinks.prometheus", "PrometheusSink"),
     "slack": ("secpipe.sinks.slack", "SlackSink"),
