@@ -33,6 +33,7 @@ BUILTIN_SINKS: dict[str, tuple[str, str]] = {
     "defectdojo": ("secpipe.sinks.defectdojo", "DefectDojoSink"),
     "ecs-log": ("secpipe.sinks.ecs", "EcsLogSink"),
     "elasticsearch": ("secpipe.sinks.ecs", "ElasticsearchSink"),
+    "faraday": ("secpipe.sinks.faraday", "FaradaySink"),
     "pagerduty": ("secpipe.sinks.pagerduty", "PagerDutySink"),
     "prometheus": ("secpipe.sinks.prometheus", "PrometheusSink"),
     "slack": ("secpipe.sinks.slack", "SlackSink"),
