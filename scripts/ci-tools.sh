@@ -33,3 +33,9 @@ apt_install docker-registry
 # --- sinks / monitoring: real Pushgateway, Prometheus (+promtool), Alertmanager (+amtool) for
 # tests/sinks/test_prometheus*.py (tests/sinks/monitoring_servers.py starts them)
 apt_install prometheus prometheus-pushgateway prometheus-alertmanager
+
+# --- sinks: a real Faraday (vulnerability management) for tests/sinks/test_faraday.py ------
+# PostgreSQL and Redis from Debian (the fixture runs its own throwaway instances on free
+# loopback ports); Faraday in its own venv (~/.cache/secpipe/peers/faraday).
+apt_install postgresql redis-server
+bash "$(dirname "$0")/ci-faraday.sh"
