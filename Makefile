@@ -7,7 +7,7 @@ EXAMPLE = examples/request-classifier
 DEMO_EXTRAS = example,ml,models,provenance
 TEST_EXTRAS = dev,example
 
-.PHONY: demo test lint check-wheel setup setup-test clean fuzz
+.PHONY: demo demo-devsecops test lint check-wheel setup setup-test clean fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +19,16 @@ setup: $(BIN)/python
 setup-test: $(BIN)/python
 	$(BIN)/pip install -q -e ".[$(TEST_EXTRAS)]"
 	VENV=$(VENV) bash scripts/ci-tools.sh
+	bash scripts/base-image.sh  # Debian 12 base as an OCI layout, once (cached)
 
 ## demo: set up, build the example's data, run the mlsecops pipeline on the example
 demo: setup
 	VENV=$(VENV) bash scripts/demo.sh
+
+## demo-devsecops: set up, then run devsecops on the example with the image stages live (build
+## with buildah on a debootstrap base, scan, gate, sign, push to a local registry, verify; root)
+demo-devsecops: setup
+	VENV=$(VENV) bash scripts/demo-devsecops.sh
 
 ## lint: ruff, mypy (strict), and secpipe's own secrets scanner on its own code
 lint:

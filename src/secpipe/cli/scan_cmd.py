@@ -49,7 +49,13 @@ from secpipe.core.scan_options import RECORDED, OptionSpec
 from secpipe.core.step import StepContext, StepKind
 from secpipe.reports import FORMATS, write_report
 from secpipe.reports.escape import printable
-from secpipe.scanners.options import add_options, plain_values, scanner_table, settings_from_args
+from secpipe.scanners.options import (
+    DEST_PREFIX,
+    add_options,
+    plain_values,
+    scanner_table,
+    settings_from_args,
+)
 
 if TYPE_CHECKING:
     from secpipe.runstore.records import RunRecord
@@ -61,6 +67,9 @@ PROJECT_FILES = ("secpipe.yaml", "secpipe.yml", ".secpipe.yaml", ".secpipe-suppr
 read there); the names are :mod:`secpipe.pipeline.config`'s (a test checks it)."""
 
 HELP = "run one scanner on a path"
+IMAGE_PATHS_HELP = ("images: OCI layout folders, oci-archive or docker-archive tars, or registry "
+                    "references oci://HOST[:PORT]/REPO@sha256:HEX or oci://HOST[:PORT]/REPO:TAG "
+                    "(pulled by digest and verified)")
 
 
 def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -109,7 +118,8 @@ def _add_scanner(inner: Any, common: argparse.ArgumentParser, name: str, summary
     # options are gathered apart first, so a clash is a ConfigError before `inner` changes
     own = argparse.ArgumentParser(add_help=False, parents=[common], formatter_class=HelpFormatter)
     own.add_argument("paths", nargs="+", metavar="PATH",
-                     help="files or folders to scan, or one store URI (s3://bucket/prefix, "
+                     help=IMAGE_PATHS_HELP if name == "image" else
+                     "files or folders to scan, or one store URI (s3://bucket/prefix, "
                      "oci://host/repo, file:///path) whose objects are fetched and scanned")
     own.add_argument("--insecure", action="store_true",
                      help="reach an oci:// registry over plain HTTP")
@@ -146,12 +156,15 @@ def _run(args: argparse.Namespace) -> int:
         fail_on = Severity.parse(args.fail_on)
     except ValueError as exc:
         raise InputError(f"--fail-on: {exc}") from None
-    remote = [p for p in args.paths if is_store_uri(p)]
+    images = _image_references(name, args)
+    given = [p for p in args.paths if p not in images]
+    remote = [p for p in given if is_store_uri(p)]
     if remote and len(args.paths) > 1:
         raise InputError("scan one store URI at a time, without local paths beside it")
     sink = ConsolePrinter(quiet=(args.quiet or args.json) and not args.verbose)
     with _scratch("secpipe-scan-") as work:
-        root, rel = (work / "fetched", ["."]) if remote else _local_paths(args.paths)
+        root, rel = (work / "fetched", ["."]) if remote else _local_paths(given)
+        rel += images
         step = _plain_step(name, args, rel) if plain else None
         if step is None:  # the scanner's settings model validates the options
             kind = kind or load_kind(SCANNER_PREFIX + name)
@@ -174,6 +187,17 @@ def _run(args: argparse.Namespace) -> int:
     worst = max((f.severity.rank for f in result.findings if not _accepted_inline(f)),
                 default=-1)
     return exitcodes.GATE_FAILED if worst >= fail_on.rank else exitcodes.PASSED
+
+
+def _image_references(name: str, args: argparse.Namespace) -> list[str]:
+    """The ``oci://`` paths of ``secpipe scan image``: registry references the step pulls by
+    itself (:mod:`secpipe.scanners.image.remote`), not stores to fetch. ``--insecure`` becomes
+    the step's ``insecure`` setting, its one name for plain HTTP."""
+    if name != "image":
+        return []
+    if args.insecure:
+        setattr(args, DEST_PREFIX + "insecure", True)
+    return [p for p in args.paths if p[:6].lower() == "oci://"]
 
 
 def _accepted_inline(finding: Finding) -> bool:

@@ -1,9 +1,11 @@
 """``secpipe verify``: check a model's signature, attestation and a policy — a local model, or a
-run published in a store."""
+run published in a store — or a container image in an OCI registry before deploy
+(``secpipe verify oci://HOST/REPO@sha256:… --key PUB``)."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -27,9 +29,13 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         description="Verify a model's signature (and attestation) with a trusted key; with "
         "--policy, require facts of the attested run, e.g. --policy 'scan-models passed'. "
         "MODEL is a local file or folder; or use --run to verify a run published in a store "
-        "(every file's digest is checked too). Exit 0 verified, 1 verification failed, 2 error.",
+        "(every file's digest is checked too). An image is named oci://HOST/REPO@sha256:… or "
+        "oci://HOST/REPO:TAG: its cosign-format signature in the registry must verify with "
+        "--key (a public key file or a key reference) and name that digest and HOST/REPO. "
+        "Exit 0 verified, 1 verification failed, 2 error.",
     )
-    p.add_argument("model", nargs="?", help="model file or folder (omit with --run)")
+    p.add_argument("model", nargs="?", metavar="MODEL|IMAGE-REF",
+                   help="model file or folder (omit with --run), or oci://HOST/REPO@DIGEST|:TAG")
     p.add_argument("--signature", metavar="FILE", help="signature bundle (default: MODEL.sig)")
     p.add_argument("--attestation", metavar="FILE", help="attestation (DSSE envelope)")
     p.add_argument("--sbom", metavar="FILE", help="SBOM whose digest the attestation binds")
@@ -43,12 +49,83 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                    help="--key sigstore: the signer identity the certificate must carry")
     p.add_argument("--oidc-issuer", metavar="URL",
                    help="--key sigstore: the OIDC issuer the certificate must name")
+    p.add_argument("--insecure", action="store_true",
+                   help="image: talk to the registry over plain HTTP (a loopback registry)")
+    p.add_argument("--require-attestation", action="store_true",
+                   help="image: also require a signed scan attestation for the digest")
     add_store_options(p)
     p.set_defaults(func=run)
 
 
+_IMAGE_REF = re.compile(r"^oci://(?P<host>[^/@\s]+)/(?P<repo>[^@:\s]+)"
+                        r"(?:@(?P<digest>sha256:[0-9a-f]{64})|:(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]"
+                        r"{0,127}))$")
+
+
+def parse_image_ref(ref: str) -> tuple[str, str, str]:
+    """``(host, repository, digest-or-tag)`` of ``oci://HOST/REPO@sha256:…`` or
+    ``oci://HOST/REPO:TAG``; an :class:`InputError` for anything else."""
+    match = _IMAGE_REF.match(ref.strip())
+    if match is None:
+        raise InputError(f"{ref[:160]!r} is not an image reference",
+                         hint="write oci://HOST[:PORT]/REPO@sha256:HEX or oci://HOST/REPO:TAG")
+    return match["host"], match["repo"], match["digest"] or match["tag"]
+
+
+def _image_public_key(args: argparse.Namespace, project: Any,
+                      resolver: SecretResolver) -> bytes:
+    """The trusted key: --public-key, else --key as a PEM public key file, else the public half
+    of the key --key names."""
+    if args.key and not args.public_key:
+        path = Path(resolver.resolve(args.key, "key").removeprefix("file:")).expanduser()
+        path = path if path.is_absolute() else project.root / path
+        try:
+            head = path.read_bytes()[:64] if path.is_file() else b""
+        except OSError:
+            head = b""
+        if head.startswith(b"-----BEGIN PUBLIC KEY-----"):
+            return path.read_bytes()
+    public = trusted_public_key(args.key, args.public_key, project.root, resolver,
+                                key_options(args), project.config.state_dir)
+    if isinstance(public, SigstoreIdentity):
+        raise InputError("keyless (sigstore) image signatures are not supported: verify with "
+                         "--key PUBLIC-KEY-FILE")
+    return public
+
+
+def _verify_image(args: argparse.Namespace) -> int:
+    from secpipe.images.signing import verify_image
+
+    host, repo, ref = parse_image_ref(args.model)
+    project = open_project(args)
+    resolver = SecretResolver(project.root)
+    public = _image_public_key(args, project, resolver)
+    result = verify_image(host, repo, ref, public, insecure=args.insecure,
+                          require_attestation=args.require_attestation)
+    if args.json:
+        print_json({"verified": result.passed, "what": result.reference,
+                    "digest": result.digest, "checked": list(result.checked),
+                    "valid_signatures": list(result.valid_signatures),
+                    "failures": [] if result.passed else list(result.problems),
+                    "attestation": dict(result.attestation) if result.attestation else None})
+    elif result.passed:
+        sys.stdout.write(f"verified image {result.reference}: {len(result.valid_signatures)} "
+                         "valid signature(s)"
+                         + (", scan attestation checked" if result.attestation else "")
+                         + "\n")
+    else:
+        sys.stdout.write(f"verification FAILED for image {result.reference}\n")
+        for problem in result.problems:
+            sys.stdout.write(f"  fail: {problem}\n")
+    return exitcodes.PASSED if result.passed else exitcodes.GATE_FAILED
+
+
 def run(args: argparse.Namespace) -> int:
     require_extra("secpipe verify", "provenance")
+    if args.model and args.model.startswith("oci://"):
+        if args.run:
+            raise InputError("--run verifies a published run, not an image reference")
+        return _verify_image(args)
     project = open_project(args)
     requirements = parse_policy(args.policy) if args.policy else []
     resolver = SecretResolver(project.root)

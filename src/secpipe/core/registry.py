@@ -26,6 +26,7 @@ SCANNER_PREFIX = "scan-"
 
 #: kind name -> (module, class). Keep sorted; ``tests/core/test_registry.py`` checks every entry.
 BUILTIN_STEPS: dict[str, tuple[str, str]] = {
+    "build-image": ("secpipe.delivery.build_step", "BuildImageStep"),
     "evaluate": ("secpipe.ml.evaluate_step", "EvaluateStep"),
     "exec": ("secpipe.steps.exec", "ExecStep"),
     "gate": ("secpipe.policy.gate", "GateStep"),
@@ -33,6 +34,7 @@ BUILTIN_STEPS: dict[str, tuple[str, str]] = {
     "scan-code": ("secpipe.scanners.code.step", "CodeScanStep"),
     "scan-deps": ("secpipe.scanners.deps.step", "DepsScanStep"),
     "scan-iac": ("secpipe.scanners.iac.step", "IacScanStep"),
+    "scan-image": ("secpipe.scanners.image.step", "ImageScanStep"),
     "scan-models": ("secpipe.scanners.models.step", "ModelScanStep"),
     "scan-secrets": ("secpipe.scanners.secrets.step", "SecretsScanStep"),
     "sign": ("secpipe.provenance.sign_step", "SignStep"),

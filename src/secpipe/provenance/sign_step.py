@@ -1,4 +1,13 @@
-"""The ``sign`` step: sign the run's model and attest what the run checked, with one key.
+"""The ``sign`` step: sign the run's model (or its container image) and attest what the run
+checked, with one key.
+
+With ``subject: image`` (and by default when an earlier step of the run is a ``build-image``
+step, as in ``devsecops``'s ``sign-image``), the ``image`` artifact of that step is signed
+instead: a cosign simple-signing payload over its manifest digest naming ``reference``
+(``HOST/REPO``, where ``store`` pushes it), plus a DSSE in-toto attestation of the run's scan
+verdicts (findings per scanner, gate decisions). Both are written into the step's folder
+(:data:`IMAGE_SIGNATURE_NAME`, :data:`IMAGE_ATTESTATION_NAME`); a later ``store`` step of the
+image pushes them into the registry beside the image (``docs/image-signing.md``).
 
 The model is ``with.model`` (a path or a glob relative to the project: the file the project's app
 loads, say) or else the ``model`` artifact of an earlier step (``train``). A glob must match one
@@ -10,6 +19,7 @@ symbolic link followed out of it, the state folder never matched.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
@@ -17,16 +27,17 @@ from collections.abc import Iterator, Sequence
 from fnmatch import fnmatchcase
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Self
+from typing import Any, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
+from secpipe import __version__
 from secpipe.core.artifacts import Artifact
-from secpipe.core.errors import InputError
+from secpipe.core.errors import ConfigError, InputError
 from secpipe.core.results import StepResult, StepStatus, StepView
 from secpipe.core.step import StepContext, StepKind
 from secpipe.keys.refs import resolver_for
-from secpipe.keys.signers import legacy_key_warning
+from secpipe.keys.signers import is_keyless, legacy_key_warning, open_signing_key
 from secpipe.provenance.attestation import (
     DSSE_MEDIA_TYPE,
     build_statement,
@@ -43,6 +54,13 @@ SIGNATURE_NAME = "model.sig"
 ATTESTATION_NAME = "attestation.dsse.json"
 SIGNING_INFO_NAME = "signing.json"
 SIGNING_INFO_MEDIA_TYPE = "application/vnd.secpipe.signing+json"
+IMAGE_SIGNATURE_NAME = "image.sig.json"
+"""The image signature record: reference, digest, base64 payload and signature, key id."""
+IMAGE_ATTESTATION_NAME = "image.attestation.dsse.json"
+IMAGE_SIGNATURE_MEDIA_TYPE = "application/vnd.secpipe.image-signature+json"
+IMAGE_ARTIFACT = "image"
+BUILD_IMAGE_KIND = "build-image"
+MAX_GATE_REASONS = 20
 
 
 class SignSettings(KeySettings):
@@ -58,6 +76,21 @@ class SignSettings(KeySettings):
     attestation."""
     workers: int | None = Field(default=None, ge=1, le=64)
     """Files hashed in parallel (default: the library's choice)."""
+    subject: Literal["auto", "model", "image"] = "auto"
+    """What to sign: ``model``, ``image`` (the ``image`` artifact of an earlier
+    ``build-image`` step), or ``auto``: the image when the run has a ``build-image`` step
+    before this one, else the model."""
+    reference: str | None = None
+    """Image signing: ``HOST/REPO`` the signature names (where ``store`` pushes the image, e.g.
+    ``127.0.0.1:5050/example-serve``); verification checks the registry and repository
+    against it."""
+
+    @field_validator("reference")
+    @classmethod
+    def _reference(cls, value: str | None) -> str | None:
+        if value is not None:
+            split_reference(value)
+        return value
 
     @field_validator("model")
     @classmethod
@@ -209,14 +242,121 @@ def model_artifacts(model: Path, files: dict[str, str]) -> list[Artifact]:
     return out
 
 
+def split_reference(reference: str) -> tuple[str, str]:
+    """``(host, repository)`` of ``HOST/REPO`` (no scheme, no tag, no digest); ValueError
+    otherwise."""
+    from secpipe.images.registry import RegistryError, check_repo
+
+    host, _, repo = reference.strip().partition("/")
+    if not host or not repo or "://" in reference or "@" in repo or any(
+            c.isspace() for c in reference) or ":" in repo:
+        raise ValueError(f"{reference[:120]!r}: write the image reference as HOST/REPO "
+                         "(e.g. 127.0.0.1:5050/team/app), without a scheme, tag or digest")
+    try:
+        check_repo(repo)
+    except RegistryError as exc:
+        raise ValueError(exc.message) from None
+    return host, repo
+
+
+def built_image(steps: Sequence[StepView]) -> Artifact | None:
+    """The last local ``image`` artifact (OCI layout + manifest digest) of the run's steps."""
+    for step in reversed(steps):
+        for artifact in step.artifacts:
+            if artifact.name == IMAGE_ARTIFACT and "://" not in artifact.path:
+                return artifact
+    return None
+
+
+def signs_image(subject: str, steps: Sequence[StepView]) -> bool:
+    """Whether a ``sign`` (or ``store``) step with ``subject`` works on the image of the run."""
+    if subject != "auto":
+        return subject == "image"
+    return built_image(steps) is not None or any(s.kind == BUILD_IMAGE_KIND for s in steps)
+
+
+def scan_verdicts(steps: Sequence[StepView]) -> dict[str, Any]:
+    """What the run's scanners found (findings per step, by severity) and its gates decided."""
+    scanners: dict[str, Any] = {}
+    gates: dict[str, Any] = {}
+    for step in steps:
+        if step.gate is not None:
+            gates[step.step_id] = {"passed": step.gate.passed,
+                                   "reasons": list(step.gate.reasons[:MAX_GATE_REASONS])}
+        elif step.kind.startswith("scan-"):
+            severities: dict[str, int] = {}
+            for finding in step.findings:
+                key = finding.severity.value
+                severities[key] = severities.get(key, 0) + 1
+            scanners[step.step_id] = {"kind": step.kind, "status": step.status.value,
+                                      "findings": len(step.findings),
+                                      "by_severity": dict(sorted(severities.items()))}
+    return {"scanners": scanners, "gates": gates}
+
+
+def sign_image_step(ctx: StepContext, settings: SignSettings) -> StepResult:
+    """The ``sign`` step on the run's image: signature and attestation written as files."""
+    from secpipe.images.signing import attest_image, sign_image
+
+    steps = ctx.earlier
+    image = built_image(steps)
+    if image is None:
+        return StepResult(status=StepStatus.SKIPPED, metrics={"images_signed": 0.0},
+                          message="nothing found: no image built (no earlier step of the run "
+                          "produced an 'image' artifact)")
+    if not settings.reference:
+        return StepResult(status=StepStatus.SKIPPED, metrics={"images_signed": 0.0},
+                          message="not configured: signing an image needs with.reference, "
+                          "the HOST/REPO it is pushed to (e.g. 127.0.0.1:5050/team/app)")
+    secrets = resolver_for(ctx)
+    ref = secrets.resolve(settings.key.strip(), "key") if settings.key else None
+    if is_keyless(ref):
+        raise ConfigError(f"{ctx.step_id or 'sign'}.with.key: keyless (sigstore) signing of "
+                          "images is not supported; use file:, vault-transit: or awskms:")
+    started = time.monotonic()
+    key = open_signing_key(settings.key, ctx.project_root, secrets, settings.options(),
+                           ctx.state)
+    reference = settings.reference.strip()
+    annotations = {"pipeline": ctx.pipeline or "adhoc", "run": ctx.run_id}
+    signed = sign_image(image.digest, key, reference, annotations)
+    out = Path(ctx.workdir)
+    out.mkdir(parents=True, exist_ok=True)
+    record: dict[str, Any] = {
+        "reference": reference, "digest": image.digest, "layout": image.path,
+        "payload": base64.b64encode(signed.payload).decode("ascii"),
+        "signature": signed.signature_b64, "key_id": signed.key_id, "key": key.label,
+        "attestation": None,
+    }
+    artifacts: list[Artifact] = []
+    if settings.attest:
+        envelope = attest_image(image.digest, scan_verdicts(steps), key, reference)
+        write_atomic(out / IMAGE_ATTESTATION_NAME, envelope)
+        artifacts.append(Artifact.from_file(IMAGE_ATTESTATION_NAME, out / IMAGE_ATTESTATION_NAME,
+                                            DSSE_MEDIA_TYPE))
+        record["attestation"] = IMAGE_ATTESTATION_NAME
+    write_atomic(out / IMAGE_SIGNATURE_NAME, json.dumps(record, indent=2).encode("utf-8"))
+    artifacts.insert(0, Artifact.from_file(IMAGE_SIGNATURE_NAME, out / IMAGE_SIGNATURE_NAME,
+                                           IMAGE_SIGNATURE_MEDIA_TYPE))
+    ctx.log(f"signed image {reference}@{image.digest} with {key.label}")
+    return StepResult(
+        status=StepStatus.PASSED, artifacts=tuple(artifacts), tool=f"secpipe {__version__}",
+        metrics={"images_signed": 1.0, "sign_seconds": round(time.monotonic() - started, 4)},
+        message=f"signed image {reference}@{image.digest} with {key.label}"
+        + (" and attested the scan verdicts" if record["attestation"] else "")
+        + " (pushed by the store step)")
+
+
 class SignStep(StepKind[SignSettings]):
     kind = "sign"
-    summary = "sign the model (OpenSSF model-signing) and attest the run (in-toto, DSSE)"
+    summary = ("sign the model (OpenSSF model-signing) or the built image (cosign format) and "
+               "attest the run (in-toto, DSSE)")
     Settings = SignSettings
-    produces_metrics = ("model_files", "model_bytes", "sign_seconds")
+    produces_metrics = ("model_files", "model_bytes", "sign_seconds", "images_signed")
 
     def run(self, ctx: StepContext, settings: SignSettings) -> StepResult:
         steps = ctx.earlier
+        if signs_image(settings.subject, steps):
+            return sign_image_step(ctx, settings)
         model = find_model(ctx, settings, steps)
         if isinstance(model, str):
             return StepResult(status=StepStatus.SKIPPED, metrics={"model_files": 0.0},

@@ -5,6 +5,13 @@ attestation under fixed names; every other artifact under ``<step-id>/``) with a
 last. ``load`` fetches a published run — by run id (``latest``) or by the URI of its folder — checks
 every digest and, with ``verify: true``, the model's signature, attestation and policy.
 
+``store`` of a container image (``subject: image``; by default when the run has a
+``build-image`` step before it, as ``devsecops``'s ``store-image``) pushes the ``image``
+artifact (an OCI layout) to the OCI registry ``registry`` as ``repository:tag``, then the
+signature and scan attestation an earlier ``sign`` step wrote for the same digest (cosign's
+``sha256-<hex>.sig`` tag and OCI referrers); its artifact is the pushed reference by digest
+(``oci://HOST/REPO@sha256:…``).
+
 Neither passes without doing its work: ``store`` with nothing to publish and ``load`` with no run
 named, or ``run: latest`` before anything was published, end SKIPPED with a message starting
 ``not configured:`` or ``nothing found:`` (a policy's ``require`` can make that fail the run).
@@ -12,12 +19,15 @@ named, or ``run: latest`` before anything was published, end SKIPPED with a mess
 
 from __future__ import annotations
 
+import base64
+import binascii
 import fnmatch
 import glob
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -30,7 +40,16 @@ from secpipe.keys.signers import trusted_public_key
 from secpipe.provenance.check import verify_all
 from secpipe.provenance.policy import Requirement, parse_policy
 from secpipe.provenance.settings import KeySettings
-from secpipe.provenance.sign_step import SIGNING_INFO_NAME, check_pattern, match_project
+from secpipe.provenance.sign_step import (
+    IMAGE_ATTESTATION_NAME,
+    IMAGE_SIGNATURE_NAME,
+    SIGNING_INFO_NAME,
+    built_image,
+    check_pattern,
+    match_project,
+    signs_image,
+    split_reference,
+)
 from secpipe.stores.interface import safe_name
 from secpipe.stores.manifest import (
     LocalFile,
@@ -57,6 +76,18 @@ class StoreStepSettings(StoreSettings):
     datasets: bool = False
     """Also publish the training datasets (``data:…`` artifacts). Their digests are always in
     the attestation and the SBOM; copying them is off by default to keep stores lean."""
+    subject: Literal["auto", "model", "image"] = "auto"
+    """What to store: ``model`` (the run's artifacts, into ``uri``), ``image`` (the ``image``
+    artifact of ``build-image``, pushed to ``registry``), or ``auto``: the image when the run
+    has a ``build-image`` step before this one."""
+    registry: str | None = None
+    """Image store: the OCI registry, ``host:port`` (HTTPS) or ``http://host:port`` (plain
+    HTTP, implies ``insecure``); default: the host of the image signature's reference."""
+    repository: str | None = None
+    """Image store: the repository (``team/app``); default: that of the signature's
+    reference."""
+    tag: str | None = None
+    """Image store: the tag to push (default: none, the image is pushed by digest only)."""
 
     @field_validator("paths")
     @classmethod
@@ -69,7 +100,8 @@ class StoreStepSettings(StoreSettings):
 def collect(ctx: StepContext, steps: Sequence[StepView],
             settings: StoreStepSettings) -> tuple[list[LocalFile], SignedInfo | None]:
     """The files to publish and, when the run signed a model, which ones are its evidence."""
-    signer = next((s for s in reversed(steps) if s.kind == "sign" and s.artifacts), None)
+    signer = next((s for s in reversed(steps) if s.kind == "sign" and any(
+        a.name == SIGNING_INFO_NAME for a in s.artifacts)), None)
     by_source: dict[Path, LocalFile] = {}
     for step in steps:
         if step.kind == "load":
@@ -130,15 +162,121 @@ def _step_path(step_id: str, artifact: Artifact) -> str:
     return f"{safe_name(step_id)}/{name}"
 
 
+def image_signature(steps: Sequence[StepView], digest: str) -> tuple[Mapping[str, Any], Path]:
+    """The image signature record an earlier ``sign`` step wrote for ``digest`` and its folder
+    (``({}, Path())`` when the run signed no such image)."""
+    for step in reversed(steps):
+        if step.kind != "sign":
+            continue
+        for artifact in step.artifacts:
+            if artifact.name != IMAGE_SIGNATURE_NAME:
+                continue
+            path = Path(artifact.path)
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                raise StoreError(f"image signature {path} of step {step.step_id} is "
+                                 "unreadable") from None
+            if not isinstance(record, dict) or not all(
+                    isinstance(record.get(k), str) for k in
+                    ("reference", "digest", "payload", "signature", "key_id")):
+                raise StoreError(f"image signature {path} of step {step.step_id} is malformed")
+            if record["digest"] == digest:
+                return record, path.parent
+    return {}, Path()
+
+
+def store_image(ctx: StepContext, settings: StoreStepSettings) -> StepResult:
+    """Push the run's image, then its signature and attestation, to the OCI registry."""
+    from secpipe.images.registry import RegistryClient, check_repo, push_image
+    from secpipe.images.signing import ImageSignature, push_attestation, push_signature
+
+    steps = ctx.earlier
+    image = built_image(steps)
+    if image is None:
+        return StepResult(status=StepStatus.SKIPPED, metrics={"images_stored": 0.0},
+                          message="nothing found: no image built (no earlier step of the run "
+                          "produced an 'image' artifact)")
+    record, folder = image_signature(steps, image.digest)
+    signed_host, signed_repo = (split_reference(str(record["reference"])) if record
+                                else (None, None))
+    secrets = resolver_for(ctx)
+    registry = secrets.resolve(settings.registry, "registry") if settings.registry \
+        else signed_host
+    repo = settings.repository or signed_repo
+    if not registry or not repo:
+        return StepResult(status=StepStatus.SKIPPED, metrics={"images_stored": 0.0},
+                          message="not configured: storing an image needs with.registry and "
+                          "with.repository (or a signed image whose reference names them)")
+    insecure = settings.insecure or registry.strip().startswith("http://")
+    check_repo(repo)
+    username = secrets.resolve_optional(settings.username, "username")
+    password = secrets.resolve_optional(settings.password, "password")
+    client = RegistryClient(registry, insecure=insecure, username=username, password=password)
+    target = f"{client.host}/{repo}"
+    if record and record["reference"] != target:
+        raise StoreError(f"the image signature names {record['reference']}, but the image is "
+                         f"pushed to {target}: verification would fail",
+                         hint="make the sign step's with.reference and the store step's "
+                         "registry/repository agree")
+    ctx.progress(0, 3, f"pushing {target}")
+    pushed = push_image(image.path, None, registry, repo, settings.tag, insecure,
+                        username=username, password=password)
+    if pushed.digest != image.digest:
+        raise StoreError(f"pushed {pushed.digest}, but the run built {image.digest}")
+    reference = f"oci://{target}@{pushed.digest}"
+    artifacts = [Artifact(name="image", path=reference, digest=pushed.digest, size=image.size,
+                          media_type=image.media_type)]
+    notes = []
+    if record:
+        ctx.progress(1, 3, "pushing the signature")
+        try:
+            payload = base64.b64decode(record["payload"], validate=True)
+            raw_signature = base64.b64decode(record["signature"], validate=True)
+        except binascii.Error:
+            raise StoreError(f"image signature in {folder} is not base64") from None
+        signature = ImageSignature(str(record["reference"]), image.digest, payload,
+                                   raw_signature, str(record["key_id"]))
+        stored = push_signature(client, repo, signature)
+        artifacts.append(Artifact(name="image.sig", path=f"oci://{target}:{stored.signature_tag}",
+                                  digest=stored.signature_manifest, size=0,
+                                  media_type="application/vnd.oci.image.manifest.v1+json"))
+        notes.append(f"signature {stored.signature_tag} + referrer")
+        attestation = record.get("attestation")
+        if isinstance(attestation, str) and attestation == IMAGE_ATTESTATION_NAME:
+            ctx.progress(2, 3, "pushing the attestation")
+            envelope = (folder / IMAGE_ATTESTATION_NAME).read_bytes()
+            referrer = push_attestation(client, repo, image.digest, envelope)
+            artifacts.append(Artifact(name="image.attestation",
+                                      path=f"oci://{target}@{referrer}", digest=referrer,
+                                      size=len(envelope),
+                                      media_type="application/vnd.oci.image.manifest.v1+json"))
+            notes.append("scan attestation")
+    ctx.progress(3, 3, "pushed")
+    shown = f"{target}:{settings.tag}" if settings.tag else target
+    return StepResult(
+        status=StepStatus.PASSED, artifacts=tuple(artifacts),
+        metrics={"images_stored": 1.0, "blobs_uploaded": float(pushed.blobs_uploaded),
+                 "blobs_present": float(pushed.blobs_present)},
+        message=f"pushed {shown}@{pushed.digest} ({pushed.blobs_uploaded} blob(s) uploaded, "
+        f"{pushed.blobs_present} already there)"
+        + (f" with its {' and '.join(notes)}" if notes else "; UNSIGNED (no sign step signed "
+           "this image)"))
+
+
 class StoreStep(StepKind[StoreStepSettings]):
     kind = "store"
-    summary = "publish the run's artifacts (signed model first) to a store, manifest last"
+    summary = ("publish the run's artifacts (signed model first) to a store, manifest last; or "
+               "push the built image and its signature to an OCI registry")
     Settings = StoreStepSettings
-    produces_metrics = ("files_stored", "bytes_stored")
+    produces_metrics = ("files_stored", "bytes_stored", "images_stored", "blobs_uploaded",
+                        "blobs_present")
 
     def run(self, ctx: StepContext, settings: StoreStepSettings) -> StepResult:
-        secrets = resolver_for(ctx)
         steps = ctx.earlier
+        if signs_image(settings.subject, steps):
+            return store_image(ctx, settings)
+        secrets = resolver_for(ctx)
         files, signed = collect(ctx, steps, settings)
         if not files:
             what = ("not configured: no earlier step of the run produced an artifact and "

@@ -66,3 +66,31 @@ def test_comments_past_the_window_are_undecided(tmp_path: Path,
     # accounted for (medium), never a silent "not a model" (issue 11 item 1)
     findings = ModelScanner().scan_file(path, path.name).findings
     assert [(f.rule_id, f.severity) for f in findings] == [("models.undecided", Severity.MEDIUM)]
+
+
+def test_safetensors_look_alikes_are_not_typed_as_safetensors() -> None:
+    header = b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+    real = struct.pack("<Q", len(header)) + header + b"\0" * 4
+    assert sniff(real) == "safetensors"
+    assert sniff(b"prefix=${pcfiledir}/../..\nName: numpy\n") is None  # pkg-config text
+    mo = struct.pack("<IIIIIII", 0x950412DE, 0, 123, 28, 1012, 0, 0) + b"\0" * 40
+    assert mo[8:9] == b"{" and sniff(mo) is None  # gettext catalogue of 123 strings
+    assert sniff(struct.pack("<Q", 1 << 40) + b"{}") == "safetensors"  # broken, still typed
+
+
+def test_foreign_formats_under_model_names(tmp_path: Path) -> None:
+    # an IDL save file named .sav (scipy's test data ships dozens) is no model; a Python 2
+    # .npy header (`(2L,)`) is read as numpy reads it
+    idl = tmp_path / "array_float32_1d.sav"
+    idl.write_bytes(b"SR\x00\x04\x00\x00\x00\x0a" + bytes(64))
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2L,), }".ljust(69) + "\n"
+    npy = tmp_path / "win64python2.npy"
+    npy.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode()
+                    + bytes(16))
+    scanner = ModelScanner()
+    assert scanner.scan_file(idl, idl.name).findings == []
+    assert scanner.scan_file(npy, npy.name).findings == []
+    other = tmp_path / "model.sav"
+    other.write_bytes(b"XX\x00\x04" + bytes(60))  # still undecided: no known format
+    assert [f.rule_id for f in scanner.scan_file(other, other.name).findings] == \
+        ["models.undecided"]

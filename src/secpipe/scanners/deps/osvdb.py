@@ -41,7 +41,9 @@ from typing import Any
 from secpipe.core.errors import InputError
 from secpipe.scanners.deps.versions import EVENT_KINDS, RANGE_TYPES, canonical_name
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+"""2 (2026-12): ``vulns.upstream`` and ``affected.specific`` (distribution fix status); a
+database of schema 1 is read by an import, which keeps its other ecosystems without them."""
 DEFAULT_URL_BASE = "https://osv-vulnerabilities.storage.googleapis.com"
 """Where OSV publishes its per-ecosystem exports (``{base}/{ecosystem}/all.zip``)."""
 ENV_DATABASE = "SECPIPE_OSV_DB"
@@ -140,6 +142,9 @@ class Advisory:
     severity: tuple[dict[str, str], ...]
     database_rating: str | None
     cwes: tuple[str, ...]
+    upstream: tuple[str, ...] = ()
+    """The ids of the upstream vulnerabilities (a ``DSA-*``'s or ``DEBIAN-CVE-*``'s CVEs)."""
+    related: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,27 @@ class Affected:
     name: str
     ranges: tuple[dict[str, Any], ...]
     versions: tuple[str, ...]
+    specific: dict[str, str] = field(default_factory=dict)
+    """The distribution's status words for this entry (:func:`status_words`): ``urgency``,
+    ``status``, ``nodsa_reason``."""
+
+
+STATUS_KEYS = ("urgency", "status", "nodsa_reason")
+
+
+def status_words(*sources: Any) -> dict[str, str]:
+    """The status words (:data:`STATUS_KEYS`) of ``ecosystem_specific``/``database_specific``
+    objects, lower case, without the tracker's trailing ``*``; the first source holding a key
+    wins."""
+    out: dict[str, str] = {}
+    for src in sources:
+        if not isinstance(src, dict):
+            continue
+        for key in STATUS_KEYS:
+            value = src.get(key)
+            if isinstance(value, str) and key not in out:
+                out[key] = value.strip().rstrip("*").strip().lower()[:100]
+    return out
 
 
 class DatabaseMissing(InputError):
@@ -161,20 +187,32 @@ _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE vulns (id TEXT PRIMARY KEY, modified TEXT NOT NULL, published TEXT,
   withdrawn TEXT, aliases TEXT NOT NULL, related TEXT NOT NULL, summary TEXT NOT NULL,
-  details TEXT NOT NULL, severity TEXT NOT NULL, db_severity TEXT, cwes TEXT NOT NULL);
+  details TEXT NOT NULL, severity TEXT NOT NULL, db_severity TEXT, cwes TEXT NOT NULL,
+  upstream TEXT NOT NULL DEFAULT '[]');
 CREATE TABLE affected (ecosystem TEXT NOT NULL, name TEXT NOT NULL, vuln_id TEXT NOT NULL,
-  package TEXT NOT NULL, ranges TEXT NOT NULL, versions TEXT NOT NULL);
+  package TEXT NOT NULL, ranges TEXT NOT NULL, versions TEXT NOT NULL,
+  specific TEXT NOT NULL DEFAULT '{}');
 CREATE TABLE sources (ecosystem TEXT PRIMARY KEY, source TEXT NOT NULL, loaded_at REAL NOT NULL,
   records INTEGER NOT NULL, newest_modified TEXT NOT NULL);
 """
 _OTHER_SOURCES = ("SELECT ecosystem FROM old.sources WHERE ecosystem NOT IN "
                   "(SELECT ecosystem FROM imported) ORDER BY ecosystem")
-_KEEP_AFFECTED = ("INSERT INTO affected SELECT * FROM old.affected WHERE ecosystem NOT IN "
-                  "(SELECT ecosystem FROM imported)")
-_KEEP_VULNS = ("INSERT OR IGNORE INTO vulns SELECT * FROM old.vulns WHERE id IN (SELECT vuln_id "
-               "FROM old.affected WHERE ecosystem NOT IN (SELECT ecosystem FROM imported))")
+_AFFECTED_V1 = "ecosystem, name, vuln_id, package, ranges, versions"
+_VULNS_V1 = ("id, modified, published, withdrawn, aliases, related, summary, details, severity, "
+             "db_severity, cwes")
+_KEEP_AFFECTED = ("INSERT INTO affected ({cols}) SELECT {cols} FROM old.affected WHERE ecosystem "
+                  "NOT IN (SELECT ecosystem FROM imported)")
+_KEEP_VULNS = ("INSERT OR IGNORE INTO vulns ({cols}) SELECT {cols} FROM old.vulns WHERE id IN "
+               "(SELECT vuln_id FROM old.affected WHERE ecosystem NOT IN "
+               "(SELECT ecosystem FROM imported))")
 _KEEP_SOURCES = ("INSERT INTO sources SELECT * FROM old.sources WHERE ecosystem NOT IN "
                  "(SELECT ecosystem FROM imported)")
+_AFFECTED_QUERY = (
+    "SELECT a.vuln_id, a.package, a.ranges, a.versions, v.aliases, v.summary, v.modified, "
+    "v.withdrawn, v.severity, v.db_severity, v.cwes, v.related, {extra} FROM affected a "
+    "JOIN vulns v ON v.id = a.vuln_id WHERE a.ecosystem = ? AND a.name = ?")
+_AFFECTED_V2 = _AFFECTED_QUERY.format(extra="v.upstream, a.specific")
+_AFFECTED_V1_QUERY = _AFFECTED_QUERY.format(extra="'[]', '{}'")
 _INDEX = "CREATE INDEX affected_by_package ON affected (ecosystem, name)"
 
 
@@ -208,7 +246,7 @@ def validate_record(record: Any) -> str | None:
         return "no 'id'"
     if not isinstance(record.get("modified"), str):
         return f"{rid}: no 'modified' date"
-    for key in ("aliases", "related"):
+    for key in ("aliases", "related", "upstream"):
         if key in record and record[key] is not None and not _str_list(record[key]):
             return f"{rid}: '{key}' is not a list of strings"
     for key in ("summary", "details", "published", "withdrawn"):
@@ -454,12 +492,15 @@ def _insert(conn: sqlite3.Connection, record: dict[str, Any], keep: set[str] | N
         if not package:
             continue  # an affected entry without a package (a GIT-only one) matches no package
         ecosystem = package["ecosystem"]
-        if keep is not None and ecosystem not in keep:
-            continue
+        if keep is not None and ecosystem not in keep and ecosystem.split(":")[0] not in keep:
+            continue  # "Debian" keeps "Debian:12" (a release's records name their release)
         ecosystems.add(ecosystem)
+        words = status_words(entry.get("ecosystem_specific"), entry.get("database_specific"),
+                             db_specific)
         rows.append((ecosystem, canonical_name(ecosystem, package["name"]), rid, package["name"],
                      json.dumps(entry.get("ranges") or []),
-                     json.dumps(entry.get("versions") or [])))
+                     json.dumps(entry.get("versions") or []),
+                     json.dumps(words, sort_keys=True) if words else "{}"))
     if not rows:
         return
     again = rid in seen
@@ -467,14 +508,15 @@ def _insert(conn: sqlite3.Connection, record: dict[str, Any], keep: set[str] | N
         conn.execute("DELETE FROM affected WHERE vuln_id = ?", (rid,))
     seen.add(rid)
     conn.execute(
-        "INSERT OR REPLACE INTO vulns VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT OR REPLACE INTO vulns VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         (rid, record["modified"], record.get("published"), record.get("withdrawn"),
          json.dumps(record.get("aliases") or []), json.dumps(record.get("related") or []),
          (record.get("summary") or "")[:1000], (record.get("details") or "")[:4000],
          json.dumps(record.get("severity") or []),
          rating if isinstance(rating, str) else None,
-         json.dumps([c for c in cwes if isinstance(c, str)] if isinstance(cwes, list) else [])))
-    conn.executemany("INSERT INTO affected VALUES (?,?,?,?,?,?)", rows)
+         json.dumps([c for c in cwes if isinstance(c, str)] if isinstance(cwes, list) else []),
+         json.dumps(record.get("upstream") or [])))
+    conn.executemany("INSERT INTO affected VALUES (?,?,?,?,?,?,?)", rows)
     if again:
         return
     report.records += 1
@@ -553,7 +595,7 @@ def _keep_others(conn: sqlite3.Connection, old: Path, imported: set[str]) -> lis
     try:
         check = sqlite3.connect(f"file:{old}?mode=ro", uri=True)
         try:
-            _check_schema(check, old)
+            version = _check_schema(check, old, accept=("1", SCHEMA_VERSION))
         finally:
             check.close()
     except sqlite3.Error as exc:
@@ -566,8 +608,11 @@ def _keep_others(conn: sqlite3.Connection, old: Path, imported: set[str]) -> lis
         kept = [row[0] for row in conn.execute(_OTHER_SOURCES)]
         if kept:
             conn.execute("BEGIN")
-            conn.execute(_KEEP_AFFECTED)
-            conn.execute(_KEEP_VULNS)
+            # a schema-1 database has no status columns: its rows keep the defaults
+            full = version == SCHEMA_VERSION
+            conn.execute(_KEEP_AFFECTED.format(
+                cols=_AFFECTED_V1 + (", specific" if full else "")))
+            conn.execute(_KEEP_VULNS.format(cols=_VULNS_V1 + (", upstream" if full else "")))
             conn.execute(_KEEP_SOURCES)
             conn.execute("COMMIT")
         conn.execute("DROP TABLE imported")
@@ -576,13 +621,19 @@ def _keep_others(conn: sqlite3.Connection, old: Path, imported: set[str]) -> lis
     return kept
 
 
-def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
+def _check_schema(conn: sqlite3.Connection, path: Path,
+                  accept: tuple[str, ...] = (SCHEMA_VERSION,)) -> str:
+    """The schema version of the database ``conn`` reads (one of ``accept``)."""
     try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
     except sqlite3.DatabaseError:
         row = None
-    if row is None or row[0] != SCHEMA_VERSION:
+    if row is not None and row[0] == "1" and "1" not in accept:
+        raise sqlite3.DatabaseError("made by an older secpipe (schema 1, without distribution "
+                                    "fix status)")
+    if row is None or row[0] not in accept:
         raise sqlite3.DatabaseError(f"not a secpipe OSV database (schema {SCHEMA_VERSION})")
+    return str(row[0])
 
 
 # ---------------------------------------------------------------- reading
@@ -598,7 +649,7 @@ class OsvDatabase:
         try:
             self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True,
                                          check_same_thread=False)
-            _check_schema(self._conn, path)
+            self.schema = _check_schema(self._conn, path, accept=("1", SCHEMA_VERSION))
         except sqlite3.Error as exc:
             raise InputError(f"{path}: not a usable OSV database ({exc})",
                              hint="rebuild it: secpipe db update, or secpipe db import FILE "
@@ -628,20 +679,18 @@ class OsvDatabase:
     def affected(self, ecosystem: str, name: str) -> list[Affected]:
         """Every affected entry of ``ecosystem`` for the package ``name`` (canonicalised here)."""
         canonical = canonical_name(ecosystem, name)
-        rows = self._conn.execute(
-            "SELECT a.vuln_id, a.package, a.ranges, a.versions, v.aliases, v.summary, "
-            "v.modified, v.withdrawn, v.severity, v.db_severity, v.cwes FROM affected a "
-            "JOIN vulns v ON v.id = a.vuln_id WHERE a.ecosystem = ? AND a.name = ?",
-            (ecosystem, canonical)).fetchall()
+        query = _AFFECTED_V2 if self.schema != "1" else _AFFECTED_V1_QUERY
+        rows = self._conn.execute(query, (ecosystem, canonical)).fetchall()
         out = []
         for vid, package, ranges, versions, aliases, summary, modified, withdrawn, severity, \
-                rating, cwes in rows:
+                rating, cwes, related, upstream, specific in rows:
             advisory = self._advisories.get(vid)
             if advisory is None:
                 advisory = Advisory(vid, tuple(json.loads(aliases)), summary, modified,
                                     withdrawn or None, tuple(json.loads(severity)), rating,
-                                    tuple(json.loads(cwes)))
+                                    tuple(json.loads(cwes)), tuple(json.loads(upstream)),
+                                    tuple(json.loads(related)))
                 self._advisories[vid] = advisory
             out.append(Affected(advisory, ecosystem, package, tuple(json.loads(ranges)),
-                                tuple(json.loads(versions))))
+                                tuple(json.loads(versions)), json.loads(specific)))
         return out

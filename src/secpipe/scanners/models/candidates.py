@@ -32,6 +32,12 @@ _MODEL_WORDS = ("model", "weight", "checkpoint", "ckpt", "optimizer", "training_
 _LFS = b"version https://git-lfs.github.com/spec/"
 
 
+_FOREIGN = frozenset([b"SR\x00\x04", b"SR\x00\x06"])
+"""Magics of other formats sharing a model extension, which no model loader opens: IDL ``SAVE``
+files (``.sav``, read by ``scipy.io.readsav``; ``\x06``: compressed). A pickle loader fails on
+them at the first opcode (``S`` needs a quoted string), so they carry no code."""
+
+
 def _model_named(name: str) -> bool:
     lowered = name.lower()
     return any(word in lowered for word in _MODEL_WORDS)
@@ -59,7 +65,7 @@ def account(buf: Buf, where: Where, coll: Collector) -> None:
         severity = Severity.MEDIUM
     else:
         return
-    if bytes(buf[:len(_LFS)]) == _LFS:
+    if bytes(buf[:len(_LFS)]) == _LFS or bytes(buf[:4]) in _FOREIGN:
         return
     why = (f"could not analyse: named like a model (.{ext}) that a loader would open, but its "
            f"content matches no format the scanner reads ({bytes(buf[:8]).hex()}…)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import struct
 
 from secpipe.core import pyast
@@ -19,6 +20,20 @@ ST_MAX_HEADER = 100_000_000
 _ST_SIZES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1, "I16": 2,
              "U16": 2, "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "F64": 8, "I64": 8,
              "U64": 8, "C64": 8, "F4": 1, "F6_E2M3": 1, "F6_E3M2": 1}
+
+
+_PY2_LONG = re.compile(r"(?<![\w.'\"])(\d+)[lL](?![\w'\"])")
+
+
+def _python2_npy_header(text: str) -> object | None:
+    """A version 1.0 header written by Python 2 (``'shape': (2L,)``), read as numpy reads it
+    (it drops the ``L`` of long integers); None when it is still not a literal. Only a number
+    directly followed by ``L`` changes: ``'<f8'`` or a field name keep theirs."""
+    try:
+        header: object = pyast.literal_eval(_PY2_LONG.sub(r"\1", text))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return header
 
 
 def scan_npy(buf: Buf, where: Where, coll: Collector, opts: PickleOptions,
@@ -38,6 +53,8 @@ def scan_npy(buf: Buf, where: Where, coll: Collector, opts: PickleOptions,
     try:
         header = pyast.literal_eval(text)  # literals only: no names, no calls
     except (ValueError, SyntaxError, MemoryError, RecursionError):
+        header = _python2_npy_header(text) if major == 1 else None
+    if header is None:
         coll.incomplete(where, ".npy header is not a Python literal")
         return
     descr = header.get("descr") if isinstance(header, dict) else None

@@ -68,7 +68,8 @@ def sniff(buf: Buf) -> str | None:
         return "lzma"
     if size >= 512 and bytes(buf[257:262]) == b"ustar":
         return "tar"
-    if size >= 10 and head[8:9] == b"{" and struct.unpack("<Q", head[:8])[0] >= 2:
+    if size >= 10 and head[8:9] == b"{" and struct.unpack("<Q", head[:8])[0] >= 2 \
+            and not _text_or_gettext(head):
         return "safetensors"
     if size >= 2 and head[0] == 0x80 and head[1] <= 5:
         return "pickle"
@@ -87,6 +88,17 @@ def sniff(buf: Buf) -> str | None:
     if size >= 22 and find_eocd(buf) >= 0:  # last: data before an archive is typed first
         return "zip"
     return None
+
+
+_GETTEXT = (b"\xde\x12\x04\x95", b"\x95\x04\x12\xde")
+"""GNU gettext ``.mo`` magics (both byte orders): a catalogue of 123 strings has ``{`` at 8."""
+
+
+def _text_or_gettext(head: bytes) -> bool:
+    """A safetensors look-alike: a header length spelled by 8 printable characters (text with
+    ``{`` at offset 8, such as ``prefix=${pcfiledir}``, declares at least 2.3e18 bytes, which no
+    writer makes and every loader refuses) or a gettext catalogue's magic."""
+    return head[:4] in _GETTEXT or all(32 <= b < 127 or b in (9, 10, 13) for b in head[:8])
 
 
 def _lzma_alone_header(head: bytes) -> bool:
