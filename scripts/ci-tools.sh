@@ -37,6 +37,7 @@ apt_install docker-registry
 # skopeo (interop tests), debootstrap (scripts/base-image.sh: the Debian 12 base, no registry).
 bash scripts/ci-buildah.sh >/dev/null
 apt_install skopeo debootstrap
+
 # --- sinks / monitoring: real Pushgateway, Prometheus (+promtool), Alertmanager (+amtool) for
 # tests/sinks/test_prometheus*.py (tests/sinks/monitoring_servers.py starts them)
 apt_install prometheus prometheus-pushgateway prometheus-alertmanager
