@@ -17,8 +17,8 @@ from secpipe.core.results import StepResult
 from secpipe.core.step import StepContext, StepKind, StepSettings
 
 #: planted in config.py; the secrets scanner must redact them and no page may show them
-PLANTED = ("AKIAZ7Q3MVB5XK2PLR4T", "q8Vt3nR7xK2mW9pL4sD6fH1jB5cZ0aE8yU3iO7gT",
-           "sk_live_4eC39HqLyjWDarjtT1zdp7dcQz8Rk2")
+PLANTED = ("AKIA" + "Z7Q3MVB5XK2PLR4T", "q8Vt3nR7xK2mW9pL4sD6" + "fH1jB5cZ0aE8yU3iO7gT",
+           "sk_" + "live_4eC39HqLyjWDarjtT1zdp7dcQz8Rk2")  # split: never a literal in our tree
 HOSTILE = ("<script>document.title='PWNED'</script>"
            "<img src=x onerror=\"document.title='PWNED2'\"> & more")
 ACCURACY = (0.81, 0.86, 0.93)
@@ -28,7 +28,7 @@ PLANT_FINDINGS = 60  # over one page (50) of findings
 TOKEN_ENV = "SECPIPE_SERVE_TEST_TOKEN"
 #: a secret the plant step resolves through a reference and then puts in its message: the runner
 #: must redact it before the run store sees it
-TOKEN = "tok-Zq81Lm4Xc7Vb2Nn5"
+TOKEN = "-".join(["tok", "Zq81Lm4Xc7Vb2Nn5"])
 
 
 class _Settings(StepSettings):

