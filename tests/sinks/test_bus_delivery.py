@@ -140,7 +140,7 @@ def test_retry_after_sets_the_least_wait(tmp_path: Path) -> None:
     times = [t for t, _, _ in recv.got]
     assert [status for _, status, _ in recv.got] == [429, 503, 204]
     assert 0.9 <= times[1] - times[0] < 3.0  # waited for Retry-After: 1, not the 0.01 backoff
-    assert times[2] - times[1] < 0.5  # Retry-After: 0 does not lengthen the doubled backoff
+    assert times[2] - times[1] < 0.9  # Retry-After: 0 does not lengthen the doubled backoff
     assert bus.failures == []
 
 
@@ -152,7 +152,7 @@ def test_a_retry_after_longer_than_a_retry_may_wait_spools_at_once(tmp_path: Pat
         started = time.monotonic()
         bus.emit(run_events()[0])
         bus.close(10)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 10.0  # spooled at once, not after 120 s
     assert len(recv.got) == 1
     assert bus.failures == ["sink hook: run.started not delivered after 1 attempt(s): HTTP 429 "
                             "(asked to retry after 120 s); spooled: secpipe notify replay hook"]
@@ -169,7 +169,7 @@ def test_a_receiver_down_for_the_whole_run_is_spooled_then_replayed_once(tmp_pat
     for event in events:
         bus.emit(event)
     bus.close(10)
-    assert time.monotonic() - started < 5.0
+    assert time.monotonic() - started < 8.0  # the drain bound is 10 s
     spool = Spool(tmp_path / "spool", "hook")
     assert list(spool.events()) == events
     assert len(bus.failures) == len(events)
@@ -203,7 +203,7 @@ def test_the_drain_bound_spools_what_is_left_without_waiting(tmp_path: Path) -> 
         started = time.monotonic()
         bus.close(0.5)
         took = time.monotonic() - started
-        assert took < 1.5
+        assert took < 2.5  # the receiver answers after 3 s: the bound, not the answer, ended it
     spooled = list(Spool(tmp_path / "spool", "hook").events())
     assert spooled == events  # the one in flight too: at least once rather than perhaps never
     assert bus.failures == [f"sink hook: {len(events)} event(s) not delivered (gave up after "

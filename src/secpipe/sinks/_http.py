@@ -1,4 +1,5 @@
-"""HTTP and redaction helpers shared by the PagerDuty, DefectDojo and Elasticsearch sinks.
+"""HTTP, redaction and run-store helpers shared by the sinks (webhook, PagerDuty, DefectDojo,
+Faraday, Elasticsearch, Prometheus).
 
 Standard library only (``urllib.request``). A request never follows a redirect (it would carry
 the credentials elsewhere); errors are :class:`~secpipe.sinks.interface.SinkError` lines that
@@ -13,11 +14,18 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from http.client import HTTPException
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from secpipe import __version__
+from secpipe.core.errors import ConfigError, SecpipeError
+from secpipe.core.interfaces import Secrets
+from secpipe.keys.refs import has_refs
 from secpipe.sinks.interface import SinkError
+
+if TYPE_CHECKING:
+    from secpipe.runstore.records import RunRecord
 
 USER_AGENT = f"secpipe/{__version__}"
 MAX_RESPONSE = 4 * 1024 * 1024
@@ -26,8 +34,9 @@ RETRYABLE_4XX = frozenset({408, 425, 429})
 _MAX_DEPTH = 32
 
 
-def origin(url: str) -> str:
-    """``scheme://host[:port]`` of an http(s) URL; ``ValueError`` (without the URL) otherwise."""
+def origin(url: str, credentials_hint: str = "use the token setting") -> str:
+    """``scheme://host[:port]`` of an http(s) URL; ``ValueError`` (without the URL) otherwise.
+    ``credentials_hint`` says where credentials go instead of the URL."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -38,7 +47,7 @@ def origin(url: str) -> str:
     if not parts.hostname:
         raise ValueError("has no host")
     if parts.username is not None or parts.password is not None:
-        raise ValueError("must not hold credentials (use the token setting)")
+        raise ValueError(f"must not hold credentials ({credentials_hint})")
     return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
 
 
@@ -129,3 +138,37 @@ def parse_json(data: bytes) -> Any:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return None
+
+
+def read_run(state_dir: Path, shown: str, run_id: str,
+             redact: Callable[[str], str]) -> RunRecord:
+    """The whole recorded run ``run_id`` from the run store under ``state_dir`` (``shown``: how
+    the folder is named in messages); a non-retryable :class:`SinkError` when it cannot be read
+    (events carry only each step's worst findings; sinks that report every finding read them
+    here)."""
+    from secpipe.runstore import RunStore
+
+    path = state_dir / "runs.db"
+    if not path.is_file():
+        raise SinkError(f"no run store at {shown}/runs.db", retry=False)
+    try:
+        store = RunStore(path)
+        try:
+            return store.get_run(run_id)
+        finally:
+            store.close()
+    except SecpipeError as exc:
+        raise SinkError(f"cannot read run {run_id}: {redact(exc.message)}", retry=False) from None
+
+
+def service_url(secrets: Secrets, value: str, service: str) -> tuple[str, str]:
+    """``with.url`` resolved (it may be a secret reference) and checked, and how messages name
+    the service: ``to SERVICE at scheme://host:port``, or ``to SERVICE (URL from a secret)``
+    when the URL came from a secret (its host may be a secret too)."""
+    url = secrets.resolve(value, "with.url")
+    try:
+        base = origin(url)
+    except ValueError as exc:
+        raise ConfigError(f"with.url: the resolved URL {exc}") from None
+    where = f"to {service} " + ("(URL from a secret)" if has_refs(value) else f"at {base}")
+    return url.rstrip("/"), where

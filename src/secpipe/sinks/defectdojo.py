@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from secpipe import __version__
-from secpipe.core.errors import ConfigError, SecpipeError
+from secpipe.core.errors import ConfigError
 from secpipe.core.events import Event, RunFinished
 from secpipe.core.findings import Finding
 from secpipe.keys.refs import has_refs
@@ -223,14 +223,8 @@ class DefectDojoSink(Sink[DefectDojoSettings]):
     def __init__(self, settings: DefectDojoSettings, context: SinkContext) -> None:
         super().__init__(settings, context)
         resolver = context.secrets
-        url = resolver.resolve(settings.url, "with.url")
-        try:
-            base = _http.origin(url)
-        except ValueError as exc:
-            raise ConfigError(f"with.url: the resolved URL {exc}") from None
-        self._api = url.rstrip("/") + "/api/v2"
-        self._where = "to DefectDojo " + ("(URL from a secret)" if has_refs(settings.url)
-                                          else f"at {base}")
+        url, self._where = _http.service_url(resolver, settings.url, "DefectDojo")
+        self._api = url + "/api/v2"
         token = resolver.resolve(settings.token, "with.token").strip()
         if not token or any(c in token for c in "\r\n\0 "):
             raise ConfigError("with.token: resolved to an empty value or one with spaces")
@@ -279,20 +273,7 @@ class DefectDojoSink(Sink[DefectDojoSettings]):
         return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
 
     def _read_run(self, run_id: str) -> RunRecord:
-        from secpipe.runstore import RunStore
-
-        path = self._state_dir / "runs.db"
-        if not path.is_file():
-            raise SinkError(f"no run store at {self.settings.state_dir}/runs.db", retry=False)
-        try:
-            store = RunStore(path)
-            try:
-                return store.get_run(run_id)
-            finally:
-                store.close()
-        except SecpipeError as exc:
-            raise SinkError(f"cannot read run {run_id}: {self.redact(exc.message)}",
-                            retry=False) from None
+        return _http.read_run(self._state_dir, self.settings.state_dir, run_id, self.redact)
 
     def _report(self, run: RunRecord) -> tuple[bytes, str]:
         if self.settings.scan_type == "SARIF":

@@ -353,14 +353,8 @@ class ElasticsearchSink(Sink[ElasticsearchSettings]):
     def __init__(self, settings: ElasticsearchSettings, context: SinkContext) -> None:
         super().__init__(settings, context)
         secrets = context.secrets
-        url = secrets.resolve(settings.url, "with.url")
-        try:
-            base = _http.origin(url)
-        except ValueError as exc:
-            raise ConfigError(f"with.url: the resolved URL {exc}") from None
-        self._url = url.rstrip("/") + "/_bulk"
-        self._where = "to Elasticsearch " + ("(URL from a secret)" if has_refs(settings.url)
-                                             else f"at {base}")
+        url, self._where = _http.service_url(secrets, settings.url, "Elasticsearch")
+        self._url = url + "/_bulk"
         self._headers = {"Content-Type": "application/x-ndjson", "Accept": "application/json"}
         if settings.api_key is not None:
             key = secrets.resolve(settings.api_key, "with.api_key")

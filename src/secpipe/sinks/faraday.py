@@ -48,7 +48,7 @@ from urllib.parse import quote, urlencode
 
 from pydantic import Field, field_validator, model_validator
 
-from secpipe.core.errors import ConfigError, SecpipeError
+from secpipe.core.errors import ConfigError
 from secpipe.core.events import Event, RunFinished
 from secpipe.keys.refs import has_refs
 from secpipe.sinks import _http
@@ -348,14 +348,7 @@ class FaradaySink(Sink[FaradaySettings]):
     def __init__(self, settings: FaradaySettings, context: SinkContext) -> None:
         super().__init__(settings, context)
         resolver = context.secrets
-        url = resolver.resolve(settings.url, "with.url")
-        try:
-            base = _http.origin(url)
-        except ValueError as exc:
-            raise ConfigError(f"with.url: the resolved URL {exc}") from None
-        self._base = url.rstrip("/")
-        self._where = "to Faraday " + ("(URL from a secret)" if has_refs(settings.url)
-                                       else f"at {base}")
+        self._base, self._where = _http.service_url(resolver, settings.url, "Faraday")
         self._token: str | None = None
         self._login: tuple[str, str] | None = None
         if settings.token is not None:
@@ -411,20 +404,7 @@ class FaradaySink(Sink[FaradaySettings]):
             self.last_upload["vulns_created"] = None
 
     def _read_run(self, run_id: str) -> RunRecord:
-        from secpipe.runstore import RunStore
-
-        path = self._state_dir / "runs.db"
-        if not path.is_file():
-            raise SinkError(f"no run store at {self.settings.state_dir}/runs.db", retry=False)
-        try:
-            store = RunStore(path)
-            try:
-                return store.get_run(run_id)
-            finally:
-                store.close()
-        except SecpipeError as exc:
-            raise SinkError(f"cannot read run {run_id}: {self.redact(exc.message)}",
-                            retry=False) from None
+        return _http.read_run(self._state_dir, self.settings.state_dir, run_id, self.redact)
 
     def report(self, run: RunRecord) -> bytes:
         """The run's SARIF report as uploaded: evidence dropped (unless ``include_evidence``),

@@ -23,7 +23,6 @@ import urllib.error
 import urllib.request
 from http.client import HTTPException
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
@@ -31,6 +30,7 @@ from secpipe import __version__
 from secpipe.core.errors import ConfigError
 from secpipe.core.events import Event
 from secpipe.keys.refs import has_refs
+from secpipe.sinks import _http
 from secpipe.sinks.interface import Sink, SinkContext, SinkError, SinkSettings, retry_after_from
 
 _TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
@@ -40,18 +40,7 @@ _RETRYABLE_4XX = frozenset({408, 425, 429})
 
 def _check_url(url: str) -> str:
     """The URL's ``scheme://host[:port]``; ``ValueError`` (without the URL) when unusable."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ValueError("is not a valid URL") from None
-    if parts.scheme not in ("http", "https"):
-        raise ValueError("must be an http:// or https:// URL")
-    if not parts.hostname:
-        raise ValueError("has no host")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("must not hold credentials (put them in headers, as secret references)")
-    return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
+    return _http.origin(url, "put them in headers, as secret references")
 
 
 def _check_header_value(value: str) -> None:
