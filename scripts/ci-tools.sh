@@ -37,3 +37,13 @@ apt_install docker-registry
 # skopeo (interop tests), debootstrap (scripts/base-image.sh: the Debian 12 base, no registry).
 bash scripts/ci-buildah.sh >/dev/null
 apt_install skopeo debootstrap
+
+# --- sinks / monitoring: real Pushgateway, Prometheus (+promtool), Alertmanager (+amtool) for
+# tests/sinks/test_prometheus*.py (tests/sinks/monitoring_servers.py starts them)
+apt_install prometheus prometheus-pushgateway prometheus-alertmanager
+
+# --- sinks: a real Faraday (vulnerability management) for tests/sinks/test_faraday.py ------
+# PostgreSQL and Redis from Debian (the fixture runs its own throwaway instances on free
+# loopback ports); Faraday in its own venv (~/.cache/secpipe/peers/faraday).
+apt_install postgresql redis-server
+bash "$(dirname "$0")/ci-faraday.sh"

@@ -111,10 +111,14 @@ class Receiver:
     sleep: float = 0.0
     location: str = ""
     requests: list[tuple[float, dict[str, str], Any]] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)
+    """The exact bodies received, in order."""
 
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length", "0"))
-        body = json.loads(handler.rfile.read(length) or b"null")
+        data = handler.rfile.read(length)
+        self.raw.append(data)
+        body = json.loads(data or b"null")
         self.requests.append((time.monotonic(), dict(handler.headers.items()), body))
         if self.sleep:
             time.sleep(self.sleep)

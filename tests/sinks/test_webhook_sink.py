@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from pathlib import Path
@@ -156,3 +157,41 @@ def test_a_resolved_url_is_checked_when_the_sink_starts(secrets: SecretResolver,
         WebhookSink(settings, context("hook", secrets=secrets))
     assert info.value.message == ("with.url: the resolved URL must be an http:// or https:// "
                                   "URL")
+
+
+def _valid(secret: str, headers: dict[str, str], body: bytes, *, max_age: float = 300) -> bool:
+    """What a receiver does: recompute the HMAC over `<timestamp>.<body>`, compare in constant
+    time, refuse an old timestamp."""
+    import hashlib
+    import hmac
+
+    stamp = headers.get("X-Secpipe-Timestamp", "")
+    given = headers.get("X-Secpipe-Signature", "")
+    if not stamp.isdigit() or abs(time.time() - int(stamp)) > max_age:
+        return False
+    want = "sha256=" + hmac.new(secret.encode(), stamp.encode() + b"." + body,
+                                hashlib.sha256).hexdigest()
+    return hmac.compare_digest(want, given)
+
+
+def test_requests_carry_an_hmac_signature_a_receiver_can_check(
+        secrets: SecretResolver, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = "k" * 12 + "-".join(["sig", "5e4d3c2b1a"])
+    monkeypatch.setenv("HOOK_SIGNING_SECRET", key)
+    with receiver() as recv:
+        bus = SinkBus([_sink(recv.url, secrets, signing_secret="${env:HOOK_SIGNING_SECRET}")])
+        for event in run_events():
+            bus.emit(event)
+        bus.close(10)
+    assert bus.failures == [] and recv.raw
+    for (_, headers, _), body in zip(recv.requests, recv.raw, strict=True):
+        assert _valid(key, headers, body)
+        assert not _valid(key, headers, body[:-1] + b" }")  # tampered body
+        assert not _valid("another-secret-of-length", headers, body)
+        assert key not in json.dumps(headers) and key.encode() not in body
+    # a literal secret in secpipe.yaml, or one too short to sign with, is refused
+    with pytest.raises(ValidationError, match="secret reference"):
+        WebhookSettings(url="http://127.0.0.1:9/", signing_secret=key)
+    monkeypatch.setenv("HOOK_SHORT_SECRET", "short")
+    with pytest.raises(ConfigError, match="shorter than 16"):
+        _sink("http://127.0.0.1:9/", secrets, signing_secret="${env:HOOK_SHORT_SECRET}")

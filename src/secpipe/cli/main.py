@@ -44,6 +44,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "steps": ("steps_cmd", "list step kinds and built-in pipelines"),
     "db": ("db_cmd", "fill and inspect the local vulnerability database (OSV)"),
     "build": ("build_cmd", "build the project's container image (buildah, no daemon)"),
+    "notify": ("notify_cmd", "list sinks, send a test event, replay the spool"),
+    "serve": ("serve_cmd", "serve a read-only web dashboard of the runs"),
 }
 
 

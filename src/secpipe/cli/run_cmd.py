@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     sinks = build_sinks(project.config, project.root, secrets,
                         project.config_path.name if project.config_path else "secpipe.yaml")
     store = open_store(project)
-    bus = SinkBus([ConsoleSink(quiet=args.quiet), *sinks])
+    bus = SinkBus([ConsoleSink(quiet=args.quiet), *sinks], spool_dir=project.state_dir / "spool")
     try:
         with exitcodes.sigterm_interrupts():
             try:
@@ -53,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write("\n")
             summary_table(record, sys.stdout)
             _did_no_work(record, project, args.pipeline)
+            deliveries = bus.deliveries()
+            if deliveries:
+                sys.stdout.write("\nsinks:\n")
+                for delivery in deliveries:
+                    line(sys.stdout, f"  {delivery.line()}")
             sys.stdout.write(f"\nrun {record.run_id}: {record.status} (exit {outcome.exit_code}); "
                              f"reports: secpipe report {record.run_id} --format html\n")
         for error in outcome.errors:

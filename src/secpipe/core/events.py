@@ -8,6 +8,7 @@ before an event is made, findings travel as summaries without evidence.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -17,6 +18,10 @@ from secpipe.core.results import GateDecision, StepResult
 
 TOP_FINDINGS = 10
 """How many findings a ``step.finished`` event lists (worst first)."""
+MAX_EVENT_METRICS = 100
+"""How many step metrics a ``step.finished`` event carries."""
+MAX_EVENT_RULES = 100
+"""How many rule ids a ``step.finished`` event counts one by one (the rest: ``other``)."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,12 @@ class StepFinished(Event):
     """Inputs it could not fully analyse."""
     gate: GateDecision | None = None
     """The decision, for gate steps."""
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    """The step's named numbers (``accuracy``, ``files_scanned`` …), at most
+    :data:`MAX_EVENT_METRICS`."""
+    rules: Mapping[str, int] = field(default_factory=dict)
+    """Count of findings per rule id: the :data:`MAX_EVENT_RULES` most frequent, the rest
+    summed under ``other``."""
 
     @property
     def severity(self) -> Severity | None:
@@ -143,13 +154,18 @@ class StepFinished(Event):
         for f in result.findings:
             counts[f.severity.value] = counts.get(f.severity.value, 0) + 1
         worst = sorted(result.findings, key=lambda f: (-f.severity.rank, f.location.path))
+        by_rule = Counter(f.rule_id for f in result.findings).most_common()
+        rules = dict(by_rule[:MAX_EVENT_RULES])
+        if len(by_rule) > MAX_EVENT_RULES:
+            rules["other"] = rules.get("other", 0) + sum(n for _, n in by_rule[MAX_EVENT_RULES:])
         return cls(
             run_id, step=step, kind=kind, stage=stage, status=result.status.value,
             message=result.message, duration=duration, findings=len(result.findings),
             severities=counts, top=tuple(FindingBrief.of(f) for f in worst[:TOP_FINDINGS]),
             artifacts=tuple(ArtifactBrief(a.name, a.digest, a.size, a.media_type)
                             for a in result.artifacts),
-            skipped=len(result.skipped), gate=result.gate)
+            skipped=len(result.skipped), gate=result.gate,
+            metrics=dict(list(result.metrics.items())[:MAX_EVENT_METRICS]), rules=rules)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,12 @@ could not be delivered. A sink never sees an event its settings filter out.
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from email.message import Message
+from email.utils import parsedate_to_datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
@@ -28,14 +33,74 @@ DEFAULT_EVENTS: tuple[str, ...] = tuple(n for n in EVENT_NAMES if n not in CHATT
 """The default ``events:`` of a sink: everything but progress and log lines."""
 
 
+MAX_RETRY_AFTER = 86_400.0
+"""The longest ``Retry-After`` :func:`retry_after_from` reports (a day); longer is cut to it."""
+
+
 class SinkError(SecpipeError):
     """A sink could not deliver an event. The message is one line and never holds a secret;
     ``retry=False`` says another attempt cannot succeed (a rejected request), so the bus records
-    the failure without retrying."""
+    the failure without retrying. ``retry_after`` is how many seconds the receiver asked the
+    sender to wait (HTTP ``Retry-After``, Telegram's ``parameters.retry_after``): the bus waits
+    at least that long before the next attempt, and spools the event when the wait is longer
+    than a retry may wait."""
 
-    def __init__(self, message: str, *, hint: str | None = None, retry: bool = True) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, retry: bool = True,
+                 retry_after: float | None = None) -> None:
         super().__init__(message, hint=hint)
         self.retry = retry
+        self.retry_after = _clean_delay(retry_after)
+
+
+def _clean_delay(value: float | None) -> float | None:
+    """A usable delay in seconds (0 … :data:`MAX_RETRY_AFTER`), or None."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(seconds) or seconds < 0:
+        return None
+    return min(seconds, MAX_RETRY_AFTER)
+
+
+def retry_after_from(headers: Mapping[str, str] | Message | None, *,
+                     now: float | None = None) -> float | None:
+    """The delay an HTTP ``Retry-After`` header asks for, in seconds, or None.
+
+    ``headers`` is any case-insensitive header collection (``HTTPError.headers``, an
+    ``http.client.HTTPResponse.headers``) or a plain mapping (looked up in any case). The value
+    is either delay-seconds (``120``) or an HTTP-date (``Wed, 21 Oct 2015 07:28:00 GMT``, made
+    relative to ``now``, Unix time, default the clock; a date in the past is 0). A missing,
+    malformed or negative value is None; a delay is cut to :data:`MAX_RETRY_AFTER`. Sinks pass
+    the result on: ``raise SinkError(..., retry_after=retry_after_from(exc.headers))``.
+    """
+    if headers is None:
+        return None
+    raw: object = None
+    if isinstance(headers, Message):
+        raw = headers.get("Retry-After")
+    else:
+        for key, value in headers.items():
+            if isinstance(key, str) and key.lower() == "retry-after":
+                raw = value
+                break
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip()
+    if not text or len(text) > 64:
+        return None
+    if text.isascii() and text.replace(".", "", 1).isdigit():
+        return _clean_delay(float(text))
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None or when.tzinfo is None:  # RFC 9110: an HTTP-date is always GMT
+        return None
+    current = time.time() if now is None else now
+    return _clean_delay(max(0.0, when.timestamp() - current))
 
 
 class SinkSettings(BaseModel):
@@ -132,6 +197,9 @@ class Sink(Generic[SettingsT]):
     """One line saying where events go."""
     Settings: ClassVar[type[SinkSettings]] = SinkSettings
     """The ``with:`` model (the same class as the type parameter)."""
+    spools: ClassVar[bool] = True
+    """Whether events it could not deliver are spooled for ``secpipe notify replay`` (when the
+    bus has a spool). A sink whose output cannot be replayed later (the console) sets False."""
 
     def __init__(self, settings: SettingsT, context: SinkContext) -> None:
         self.settings = settings

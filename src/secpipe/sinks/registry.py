@@ -30,6 +30,14 @@ ENTRY_POINT_GROUP = "secpipe.sinks"
 
 #: kind name -> (module, class). Keep sorted; ``tests/sinks/test_registry.py`` checks every entry.
 BUILTIN_SINKS: dict[str, tuple[str, str]] = {
+    "defectdojo": ("secpipe.sinks.defectdojo", "DefectDojoSink"),
+    "ecs-log": ("secpipe.sinks.ecs", "EcsLogSink"),
+    "elasticsearch": ("secpipe.sinks.ecs", "ElasticsearchSink"),
+    "faraday": ("secpipe.sinks.faraday", "FaradaySink"),
+    "pagerduty": ("secpipe.sinks.pagerduty", "PagerDutySink"),
+    "prometheus": ("secpipe.sinks.prometheus", "PrometheusSink"),
+    "slack": ("secpipe.sinks.slack", "SlackSink"),
+    "telegram": ("secpipe.sinks.telegram", "TelegramSink"),
     "webhook": ("secpipe.sinks.webhook", "WebhookSink"),
 }
 

@@ -5,17 +5,24 @@ and the URL may be secret references (``${env:HOOK_TOKEN}``), resolved when the 
 message ever shows a header value, and the URL only as ``scheme://host:port`` (never its path,
 which often holds a token), or not at all when it came from a secret. Redirects are not followed
 (they would carry the headers elsewhere). Standard library only (``urllib.request``).
+
+With ``signing_secret`` (a secret reference), every request carries ``X-Secpipe-Timestamp``
+(Unix seconds) and ``X-Secpipe-Signature: sha256=<hex>``, the HMAC-SHA256 under that secret of
+``<timestamp>.<body>`` (the exact bytes sent): a receiver recomputes it, compares in constant
+time and refuses an old timestamp (a replay), as Slack's and Stripe's webhooks are checked.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
+import time
 import urllib.error
 import urllib.request
 from http.client import HTTPException
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
@@ -23,7 +30,8 @@ from secpipe import __version__
 from secpipe.core.errors import ConfigError
 from secpipe.core.events import Event
 from secpipe.keys.refs import has_refs
-from secpipe.sinks.interface import Sink, SinkContext, SinkError, SinkSettings
+from secpipe.sinks import _http
+from secpipe.sinks.interface import Sink, SinkContext, SinkError, SinkSettings, retry_after_from
 
 _TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _MANAGED = frozenset({"content-type", "content-length", "host", "transfer-encoding"})
@@ -32,18 +40,7 @@ _RETRYABLE_4XX = frozenset({408, 425, 429})
 
 def _check_url(url: str) -> str:
     """The URL's ``scheme://host[:port]``; ``ValueError`` (without the URL) when unusable."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ValueError("is not a valid URL") from None
-    if parts.scheme not in ("http", "https"):
-        raise ValueError("must be an http:// or https:// URL")
-    if not parts.hostname:
-        raise ValueError("has no host")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("must not hold credentials (put them in headers, as secret references)")
-    return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
+    return _http.origin(url, "put them in headers, as secret references")
 
 
 def _check_header_value(value: str) -> None:
@@ -59,6 +56,17 @@ class WebhookSettings(SinkSettings):
     headers: dict[str, str] = Field(default_factory=dict)
     """Extra request headers (``Authorization: "Bearer ${env:HOOK_TOKEN}"``); values may be
     secret references and are never shown in messages."""
+    signing_secret: str | None = None
+    """A secret reference (``${env:HOOK_SIGNING_SECRET}``) whose value signs every request:
+    ``X-Secpipe-Signature: sha256=HMAC(secret, "<X-Secpipe-Timestamp>.<body>")``."""
+
+    @field_validator("signing_secret")
+    @classmethod
+    def _secret_is_a_reference(cls, value: str | None) -> str | None:
+        if value is not None and not has_refs(value):
+            raise ValueError("must be a secret reference such as ${env:HOOK_SIGNING_SECRET} "
+                             "(a literal secret would sit in secpipe.yaml)")
+        return value
 
     @field_validator("url")
     @classmethod
@@ -73,7 +81,7 @@ class WebhookSettings(SinkSettings):
         for name, text in value.items():
             if not _TOKEN.match(name):
                 raise ValueError(f"{name!r} is not a valid header name")
-            if name.lower() in _MANAGED:
+            if name.lower() in _MANAGED or name.lower().startswith("x-secpipe-"):
                 raise ValueError(f"{name} is set by the sink itself")
             try:
                 _check_header_value(text)
@@ -112,21 +120,36 @@ class WebhookSink(Sink[WebhookSettings]):
             except ValueError as exc:
                 raise ConfigError(f"with.headers.{name}: the resolved value {exc}") from None
             self._headers[name] = resolved
+        self._key: bytes | None = None
+        if settings.signing_secret is not None:
+            key = secrets.resolve(settings.signing_secret, "with.signing_secret")
+            if len(key) < 16:
+                raise ConfigError("with.signing_secret: the resolved secret is shorter than 16 "
+                                  "characters (too weak to sign with)")
+            self._key = key.encode()
         self._opener = urllib.request.build_opener(_NoRedirect)
 
     def deliver(self, event: Event) -> None:
         body = json.dumps(event.to_dict(), default=str, separators=(",", ":")).encode()
+        headers = self._headers
+        if self._key is not None:
+            stamp = str(int(time.time()))
+            mac = hmac.new(self._key, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+            headers = {**headers, "X-Secpipe-Timestamp": stamp,
+                       "X-Secpipe-Signature": f"sha256={mac}"}
         request = urllib.request.Request(  # noqa: S310 - _check_url allows http(s) only
-            self._url, data=body, headers=self._headers, method="POST")
+            self._url, data=body, headers=headers, method="POST")
         try:
             with self._opener.open(request, timeout=self.settings.timeout):
                 return  # urllib raises HTTPError for anything but 2xx
         except urllib.error.HTTPError as exc:
             code = exc.code
+            after = retry_after_from(exc.headers)
             exc.close()
             note = " (redirects are not followed)" if 300 <= code < 400 else ""
             retry = code >= 500 or code in _RETRYABLE_4XX
-            raise SinkError(f"POST to {self._where}: HTTP {code}{note}", retry=retry) from None
+            raise SinkError(f"POST to {self._where}: HTTP {code}{note}", retry=retry,
+                            retry_after=after) from None
         except urllib.error.URLError as exc:
             raise SinkError(f"POST to {self._where}: {_reason(exc.reason)}") from None
         except (OSError, HTTPException, ValueError) as exc:
