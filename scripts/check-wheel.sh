@@ -26,10 +26,17 @@ cd "$work"  # away from the checkout's src/
 export XDG_CACHE_HOME="$work/cache"  # never the user's OSV database or caches
 "$bin" --version | grep -q '^secpipe ' || fail "--version"
 "$bin" --help >/dev/null || fail "--help"
-for cmd in run scan gate runs report baseline suppress sign verify store init steps db; do
+for cmd in run scan gate runs report baseline suppress sign verify store init steps db build \
+    notify serve; do
   "$bin" "$cmd" --help >/dev/null || fail "$cmd --help"
 done
 "$bin" steps | grep -q "sign .*secpipe\[provenance\]" || fail "steps does not name the extra"
+# the monitoring files ship in the wheel (alert rules, dashboard, provisioning)
+"$work/venv/bin/python" - <<'PY' || fail "the monitoring files are not in the wheel"
+from secpipe.monitoring import ASSETS, asset
+missing = [name for name in ASSETS if not asset(name).is_file()]
+assert not missing and ASSETS, missing
+PY
 
 mkdir -p tree/src
 printf 'print("hello")\n' >tree/src/app.py
