@@ -197,3 +197,32 @@ def test_a_module_called_from_two_roots_is_reported_once(tmp_path: Path) -> None
     assert len(ssh) == 1 and ssh[0].location.path == "modules/sg/main.tf"
     assert len({f.fingerprint for f in result.findings}) == len(result.findings)
     assert result.metrics["findings"] == len(result.findings)
+
+
+def test_markers_far_into_a_long_file_still_classify_it(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a manifest whose apiVersion/kind come after 64 KiB of comments (a generated list, a big
+    # ConfigMap first), a plan with a long head, and a long YAML that is no manifest
+    from secpipe.scanners.iac import classify as cls
+
+    root = tmp_path / "p"
+    (root / "k8s").mkdir(parents=True)
+    filler = "".join(f"# generated line {i:06d} " + "x" * 60 + "\n" for i in range(1200))
+    assert len(filler) > cls.HEAD_BYTES
+    (root / "k8s" / "late.yaml").write_text(filler + POD)
+    (root / "data.yaml").write_text(filler + "rows: [1, 2, 3]\n")
+    plan = {"format_version": "1.2", "padding": "p" * (cls.HEAD_BYTES + 10),
+            "planned_values": {"root_module": {}}}
+    (root / "plan.json").write_text(json.dumps(plan))
+    entries = collect(root, ["."], [], [])
+    buckets = classify(entries, frozenset({"terraform", "kubernetes"}))
+    assert [f.rel for f in buckets.kubernetes] == ["k8s/late.yaml"]
+    assert [f.rel for f in buckets.terraform] == ["plan.json"]
+    assert [e.rel for e in buckets.not_iac] == ["data.yaml"]
+    result = run_iac(root, tmp_path, paths=["k8s"])
+    assert "iac.k8s.privileged" in _rules_by_path(result).get("k8s/late.yaml", set())
+    # longer than the bound and undecided: handed to the Kubernetes reader, never "not IaC"
+    monkeypatch.setattr(cls, "MAX_CLASSIFY_BYTES", cls.HEAD_BYTES + 1024)
+    entries = collect(root, ["."], [], [])
+    buckets = classify(entries, frozenset({"terraform", "kubernetes"}))
+    assert "data.yaml" in [f.rel for f in buckets.kubernetes]

@@ -8,8 +8,14 @@
 * Dockerfile: ``Dockerfile``, ``Containerfile``, ``Dockerfile.*``, ``Containerfile.*``,
   ``*.Dockerfile``, ``*.dockerfile``, ``*.containerfile``.
 * Compose: ``docker-compose*.yml``, ``compose*.yml``, ``*.compose.yml`` (and ``.yaml``).
-* Kubernetes: ``kustomization.yaml``/``.yml``/``Kustomization``, and YAML or JSON whose head has a
+* Kubernetes: ``kustomization.yaml``/``.yml``/``Kustomization``, and YAML or JSON that has a
   top-level ``apiVersion`` and ``kind`` (any document of a multi-document file).
+
+The markers are looked for in the first :data:`HEAD_BYTES`; a longer file whose head has not
+shown both is read on, in chunks, up to :data:`MAX_CLASSIFY_BYTES` (a manifest list or a plan
+can put them far in). A YAML or JSON file larger than that whose markers were not all seen
+could not be decided, and is handed to the Kubernetes reader, whose size bound then reports it:
+never silently "not IaC".
 
 Anything else is not IaC; a file named explicitly that is none of these is reported as skipped.
 """
@@ -26,6 +32,11 @@ from secpipe.scanners.walk import FileEntry
 
 #: Bytes read from a YAML/JSON file to decide whether it is a manifest or a plan.
 HEAD_BYTES = 64 * 1024
+#: Bytes read at most (in chunks) when the head has not decided.
+MAX_CLASSIFY_BYTES = 16 * 1024 * 1024
+_OVERLAP = 256
+"""Bytes of the previous chunk kept before the next one: a marker cut by a chunk boundary
+(each is a short line start) is still seen."""
 
 _DOCKER = ("Dockerfile", "Containerfile", "Dockerfile.*", "Containerfile.*", "*.Dockerfile",
            "*.dockerfile", "*.containerfile", "*.Containerfile")
@@ -76,6 +87,47 @@ def _head(path: str) -> bytes:
         os.close(fd)
 
 
+def _markers(path: str, head: bytes, groups: tuple[tuple[re.Pattern[bytes], ...], ...]
+             ) -> int | None:
+    """The index of the first group of ``groups`` whose patterns all occur in the file (the
+    head first, then the rest read in chunks, at most :data:`MAX_CLASSIFY_BYTES`); -1 when none
+    does; None when the file is longer than that bound and nothing matched (undecided)."""
+    seen: list[set[int]] = [set() for _ in groups]
+
+    def look(data: bytes) -> int:
+        for g, pats in enumerate(groups):
+            seen[g].update(i for i, pat in enumerate(pats) if i not in seen[g]
+                           and pat.search(data))
+            if len(seen[g]) == len(pats):
+                return g
+        return -1
+
+    found = look(head)
+    if found >= 0 or len(head) < HEAD_BYTES:
+        return found
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return -1
+    try:
+        os.lseek(fd, len(head), os.SEEK_SET)
+        read, tail = len(head), head[-_OVERLAP:]
+        while read < MAX_CLASSIFY_BYTES:
+            chunk = os.read(fd, min(1024 * 1024, MAX_CLASSIFY_BYTES - read))
+            if not chunk:
+                return -1
+            read += len(chunk)
+            found = look(tail + chunk)
+            if found >= 0:
+                return found
+            tail = chunk[-_OVERLAP:]
+        return None if os.read(fd, 1) else -1
+    except OSError:
+        return -1
+    finally:
+        os.close(fd)
+
+
 def _parent(rel: str) -> str:
     return rel.rsplit("/", 1)[0] if "/" in rel else ""
 
@@ -113,18 +165,19 @@ def classify(entries: list[FileEntry], frameworks: frozenset[str]) -> Buckets:
             if "kubernetes" in frameworks:
                 out.kubernetes.append(item)
         elif lower.endswith(_YAML):
-            head = _head(entry.path)
-            if _API_VERSION.search(head) and _KIND.search(head):
+            found = _markers(entry.path, _head(entry.path), ((_API_VERSION, _KIND),))
+            if found is None or found == 0:  # a manifest, or too long to tell
                 if "kubernetes" in frameworks:
                     out.kubernetes.append(item)
             else:
                 out.not_iac.append(entry)
         elif lower.endswith(".json"):
-            head = _head(entry.path)
-            if _PLAN.search(head) and _PLAN_PART.search(head):
+            found = _markers(entry.path, _head(entry.path),
+                             ((_PLAN, _PLAN_PART), (_JSON_MANIFEST, _JSON_KIND)))
+            if found == 0:
                 if "terraform" in frameworks:
                     out.terraform.append(item)
-            elif _JSON_MANIFEST.search(head) and _JSON_KIND.search(head):
+            elif found is None or found == 1:
                 if "kubernetes" in frameworks:
                     out.kubernetes.append(item)
             else:
