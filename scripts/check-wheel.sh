@@ -31,6 +31,27 @@ for cmd in run scan gate runs report baseline suppress sign verify store init st
   "$bin" "$cmd" --help >/dev/null || fail "$cmd --help"
 done
 "$bin" steps | grep -q "sign .*secpipe\[provenance\]" || fail "steps does not name the extra"
+for sub in web ports host; do
+  "$bin" scan "$sub" --help >/dev/null || fail "scan $sub --help"
+done
+# scan-web needs no extra: the standard library's server on loopback, scanned by the wheel
+mkdir -p site
+printf '<!doctype html><title>t</title><a href="/a.html?q=1">a</a>\n' >site/index.html
+cp site/index.html site/a.html
+port="$("$work/venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+"$work/venv/bin/python" -m http.server --bind 127.0.0.1 --directory site "$port" >/dev/null 2>&1 &
+site_pid=$!
+for _ in $(seq 50); do
+  "$work/venv/bin/python" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$port/')" \
+    2>/dev/null && break
+  sleep 0.1
+done
+set +e
+"$bin" scan web "http://127.0.0.1:$port/" -q --json >web.json; web=$?
+set -e
+kill "$site_pid" 2>/dev/null || true
+[ "$web" = 0 ] || [ "$web" = 1 ] || fail "scan web exited $web"
+grep -q '"web.missing-header"' web.json || fail "scan web found no missing header on a bare page"
 # the monitoring files ship in the wheel (alert rules, dashboard, provisioning)
 "$work/venv/bin/python" - <<'PY' || fail "the monitoring files are not in the wheel"
 from secpipe.monitoring import ASSETS, asset

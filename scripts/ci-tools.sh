@@ -47,3 +47,10 @@ apt_install prometheus prometheus-pushgateway prometheus-alertmanager
 # loopback ports); Faraday in its own venv (~/.cache/secpipe/peers/faraday).
 apt_install postgresql redis-server
 bash "$(dirname "$0")/ci-faraday.sh"
+
+# --- deploy and verify (DevSecOps stage 10): podman runs the built image for the deploy step
+# (runc, slirp4netns loopback port mapping; netavark and busybox-static for the test image),
+# nmap (scan-ports), OpenSCAP with the SCAP Security Guide and Lynis (scan-host); Wapiti, the
+# DAST peer, in its own venv (scan-web's adapter test, benchmarks/dast)
+apt_install podman runc slirp4netns netavark busybox-static nmap openscap-scanner ssg-debian lynis
+bash "$(dirname "$0")/ci-wapiti.sh"

@@ -1,7 +1,9 @@
 """Done-when of the container-images issue on the example project: `secpipe run devsecops` builds
 the serving image (buildah, on the Debian 12 base scripts/base-image.sh made with debootstrap, no
 registry pulls), scans it, gates, signs it and pushes it to a real OCI registry; `secpipe verify`
-of the pushed image passes, while an unsigned image re-tagged over it fails.
+of the pushed image passes, while an unsigned image re-tagged over it fails. Then (the deploy
+issue) the same run deploys the built image with podman, smoke-tests `/predict` in it, scans it
+from outside (the web plants, README 11-13), gates, and removes the container.
 
 Needs buildah, Debian's docker-registry and the cached base image (`make setup-test` builds it;
 or `scripts/base-image.sh`); skipped otherwise. Slow: each devsecops run that reaches the build
@@ -13,6 +15,8 @@ import json
 import os
 import pwd
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +112,9 @@ def test_devsecops_builds_scans_signs_pushes_and_verify_rejects_unsigned_retag(
     (root / ".secpipe").mkdir()  # the example's own OSV database, as the demo fills it
     import_sources([OSV_FIXTURES, DISTRO_FIXTURES], root / ".secpipe" / "osv.sqlite3")
     monkeypatch.delenv("SECPIPE_OSV_DB")  # only what the example's secpipe.yaml names
-    (root / "artifacts").mkdir()  # the Dockerfile copies it; no model trained in this test
+    # the Dockerfile copies artifacts/: the model the deployed container serves
+    subprocess.run([sys.executable, "train.py"], cwd=root, check=True, capture_output=True,
+                   timeout=300)
     base = BASE_LAYOUT  # under ~/.cache: build-image pulls it through a nameable link
     key, pub = _key(tmp_path / "keys")
     _configure(root, oci_server.url, key, base)
@@ -143,7 +149,27 @@ def test_devsecops_builds_scans_signs_pushes_and_verify_rejects_unsigned_retag(
                 and "requests 2.31.0" in f["message"]]  # README plant 7, inside the image too
     assert any("CVE-2024-35195" in f["message"] for f in requests)
 
-    # 3: the run passes, signs and pushes
+    # 3: signs and pushes, deploys the image with podman and smoke-tests it; the deploy gate
+    # fails on the web plants the DAST finds in the running container (README 11-13)
+    code, report = _run(root, capsys)
+    steps = _steps(report)
+    assert steps["deploy"]["status"] == "passed", steps["deploy"]["message"]
+    deployment = json.loads(Path(next(a["path"] for a in steps["deploy"]["artifacts"]
+                                      if a["name"] == "deployment")).read_text())
+    assert deployment["kind"] == "podman" and deployment["container_id"]
+    assert not [f for f in report["findings"] if f["rule_id"].startswith("deploy.")]
+    web = {(f["properties"].get("kind"), f["properties"].get("route"))
+           for f in report["findings"] if f["scanner"] == "scan-web"}
+    assert ("xss-reflected", "/try") in web and ("stack-trace", "/predict/batch") in web, web
+    assert steps["deploy-gate"]["status"] == "failed"
+    _suppress_blocking(root, report)
+    listed = subprocess.run(["podman", "--root", deployment["podman_root"], "--runroot",
+                             deployment["podman_runroot"], "ps", "-a", "-q", "--no-trunc"],
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert deployment["container_id"] not in listed.stdout, "the container was removed"
+
+    # 4: the run passes, signs and pushes
     code, report = _run(root, capsys)
     steps = _steps(report)
     if code != 0:  # say what blocked, whole
@@ -153,7 +179,7 @@ def test_devsecops_builds_scans_signs_pushes_and_verify_rejects_unsigned_retag(
         new = [(f["rule_id"], f["location"]["path"], f["message"][:300])
                for f in report["findings"] if f["severity"] in ("high", "critical")
                and f["fingerprint"] not in accepted]
-        pytest.fail(f"run 3 exit {code}; gates {gates}; not accepted: {new}")
+        pytest.fail(f"run 4 exit {code}; gates {gates}; not accepted: {new}")
     assert code == 0, [(s["id"], s["status"], s["message"]) for s in report["steps"]]
     image = next(a for a in steps["image"]["artifacts"] if a["name"] == "image")
     digest = image["digest"]

@@ -140,7 +140,8 @@ def test_every_scan_kind_of_the_registry_is_a_scan_subcommand(plugin: str) -> No
 def test_builtin_scanners_are_listed_without_plugins() -> None:
     assert registry.scanner_kinds(plugins=False) == {
         "code": "scan-code", "deps": "scan-deps", "iac": "scan-iac", "image": "scan-image",
-        "models": "scan-models", "secrets": "scan-secrets"}
+        "models": "scan-models", "secrets": "scan-secrets", "host": "scan-host",
+        "ports": "scan-ports", "web": "scan-web"}
 
 
 def test_plugin_scanner_runs_with_options_derived_from_its_settings(

@@ -25,6 +25,12 @@ def test_example_mlsecops_signs_and_stores_then_devsecops_loads_and_verifies(
         ".secpipe", "data", "artifacts", "__pycache__", ".secpipe-suppressions.yaml"))
     (root / ".secpipe").mkdir()  # the example's own OSV database, as the demo fills it
     shutil.copy(osv_database, root / ".secpipe" / "osv.sqlite3")
+    # this test is about the model's provenance: devsecops' deploy stage (the app served and
+    # scanned, tests/test_example_deploy_e2e.py) is left unconfigured here, so it skips
+    config = (root / "secpipe.yaml").read_text()
+    start = config.index("\n  deploy:")
+    end = config.index("\n  scan-secrets:", start)
+    (root / "secpipe.yaml").write_text(config[:start] + config[end:])
     subprocess.run([sys.executable, str(root / "build_dataset.py"), "--out", str(root / "data")],
                    check=True, capture_output=True)
     assert main(["run", "mlsecops", "-C", str(root), "-q", "--json"]) == 1  # the planted secret
@@ -55,6 +61,7 @@ def test_example_mlsecops_signs_and_stores_then_devsecops_loads_and_verifies(
     assert main(["run", "devsecops", "-C", str(root), "-q", "--json"]) == 0
     dev = {s["id"]: s for s in json.loads(capsys.readouterr().out)["steps"]}
     assert "signature verified" in dev["load-model"]["message"]
+    assert dev["deploy"]["status"] == "skipped" and "not configured" in dev["deploy"]["message"]
 
     model = published / "files" / manifest["signed"]["model"]
     data = bytearray(model.read_bytes())

@@ -67,6 +67,11 @@ PROJECT_FILES = ("secpipe.yaml", "secpipe.yml", ".secpipe.yaml", ".secpipe-suppr
 read there); the names are :mod:`secpipe.pipeline.config`'s (a test checks it)."""
 
 HELP = "run one scanner on a path"
+TARGETS = "targets"
+"""A scanner whose settings have a ``targets: list[str]`` field (hosts or URLs: ``scan web``,
+``scan ports``, ``scan host``) takes them as its positional arguments instead of paths."""
+OPTIONAL_TARGETS = ("host",)
+"""Target scanners whose targets may be left out (``scan host`` checks this host)."""
 IMAGE_PATHS_HELP = ("images: OCI layout folders, oci-archive or docker-archive tars, or registry "
                     "references oci://HOST[:PORT]/REPO@sha256:HEX or oci://HOST[:PORT]/REPO:TAG "
                     "(pulled by digest and verified)")
@@ -117,12 +122,19 @@ def _add_scanner(inner: Any, common: argparse.ArgumentParser, name: str, summary
                  options: Sequence[OptionSpec]) -> None:
     # options are gathered apart first, so a clash is a ConfigError before `inner` changes
     own = argparse.ArgumentParser(add_help=False, parents=[common], formatter_class=HelpFormatter)
-    own.add_argument("paths", nargs="+", metavar="PATH",
-                     help=IMAGE_PATHS_HELP if name == "image" else
-                     "files or folders to scan, or one store URI (s3://bucket/prefix, "
-                     "oci://host/repo, file:///path) whose objects are fetched and scanned")
-    own.add_argument("--insecure", action="store_true",
-                     help="reach an oci:// registry over plain HTTP")
+    targets = next((o for o in options if o.name == TARGETS and o.kind == "list"), None)
+    if targets is not None:  # a scanner of hosts or URLs: they are the positional arguments
+        options = [o for o in options if o is not targets]
+        own.add_argument("paths", nargs="*" if name in OPTIONAL_TARGETS else "+",
+                         metavar=targets.metavar or "TARGET", help=targets.help)
+        own.set_defaults(insecure=False)
+    else:
+        own.add_argument("--insecure", action="store_true",
+                         help="reach an oci:// registry over plain HTTP")
+        own.add_argument("paths", nargs="+", metavar="PATH",
+                         help=IMAGE_PATHS_HELP if name == "image" else
+                         "files or folders to scan, or one store URI (s3://bucket/prefix, "
+                         "oci://host/repo, file:///path) whose objects are fetched and scanned")
     own.add_argument("--fail-on", default="low", metavar="SEVERITY",
                      help="exit 1 when a finding is at this severity or worse (default: low)")
     own.add_argument("-f", "--format", choices=sorted(FORMATS),
@@ -132,7 +144,7 @@ def _add_scanner(inner: Any, common: argparse.ArgumentParser, name: str, summary
     add_options(own, options, f"scanner {name!r}")
     sp = inner.add_parser(name, parents=[own], help=summary, description=summary,
                           epilog=exitcodes.EPILOG)
-    sp.set_defaults(func=run, scan_command=name)
+    sp.set_defaults(func=run, scan_command=name, scan_targets=targets is not None)
 
 
 def _cache_dir() -> Path:
@@ -156,6 +168,8 @@ def _run(args: argparse.Namespace) -> int:
         fail_on = Severity.parse(args.fail_on)
     except ValueError as exc:
         raise InputError(f"--fail-on: {exc}") from None
+    if getattr(args, "scan_targets", False):
+        return _run_targets(args, name, fail_on)
     images = _image_references(name, args)
     given = [p for p in args.paths if p not in images]
     remote = [p for p in given if is_store_uri(p)]
@@ -186,6 +200,32 @@ def _run(args: argparse.Namespace) -> int:
         return exitcodes.ERROR
     worst = max((f.severity.rank for f in result.findings if not _accepted_inline(f)),
                 default=-1)
+    return exitcodes.GATE_FAILED if worst >= fail_on.rank else exitcodes.PASSED
+
+
+def _run_targets(args: argparse.Namespace, name: str, fail_on: Severity) -> int:
+    """A scanner of hosts or URLs: the positional arguments are its ``targets`` (no path is
+    read; the scan is rooted at the current folder)."""
+    kind = load_kind(SCANNER_PREFIX + name)
+    given = list(args.paths) + list(getattr(args, DEST_PREFIX + TARGETS, None) or [])
+    if given:
+        setattr(args, DEST_PREFIX + TARGETS, given)
+    sink = ConsolePrinter(quiet=(args.quiet or args.json) and not args.verbose)
+    with _scratch("secpipe-scan-") as work:
+        root = Path.cwd().resolve()
+        step = _model_step(kind, args, [], name)
+        ctx = _context(args, name, root, work, sink)
+        started = time.time()
+        try:
+            result = step(ctx)
+        finally:
+            ctx.run_end_hooks()
+        duration = time.time() - started
+    _render(args, name, " ".join(given) or str(root), started, duration, result)
+    if result.status is StepStatus.ERROR:
+        print(f"secpipe: error: {printable(result.message)}", file=sys.stderr)
+        return exitcodes.ERROR
+    worst = max((f.severity.rank for f in result.findings), default=-1)
     return exitcodes.GATE_FAILED if worst >= fail_on.rank else exitcodes.PASSED
 
 

@@ -16,8 +16,10 @@ that needs neither starts without them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +34,12 @@ if TYPE_CHECKING:
     from secpipe.policy.model import PolicySpec, SuppressionSpec
 
 DEFAULT_STATE_DIR = ".secpipe"
+RUN_END_SECONDS = 60.0
+"""Seconds one run-end hook may take (a container's removal, a process group's stop) before the
+run goes on without it."""
 
-__all__ = ["DEFAULT_STATE_DIR", "LogFn", "ProgressFn", "SettingsT", "StepContext", "StepKind",
-           "StepSettings"]
+__all__ = ["DEFAULT_STATE_DIR", "RUN_END_SECONDS", "LogFn", "ProgressFn", "RunEndHooks",
+           "SettingsT", "StepContext", "StepKind", "StepSettings"]
 
 
 def __getattr__(name: str) -> Any:
@@ -56,6 +61,91 @@ def _no_progress(done: int, total: int | None, what: str) -> None:
 
 def _no_log(message: str) -> None:
     return None
+
+
+class RunEndHooks:
+    """Callables to call once when the run ends (``ctx.at_run_end``): the teardown of what a
+    step left running for later steps (``deploy``'s container or process).
+
+    Who calls :meth:`run`: the runner, in the ``finally`` of ``Runner.run`` (every path: passed,
+    gate failed, step error, timeout, Ctrl-C/SIGTERM, a crash of the runner), before the run is
+    closed; outside a pipeline, whoever made the context calls ``ctx.run_end_hooks()``. As a
+    last resort the first registration also registers :meth:`run` with :mod:`atexit`, so a
+    context nobody closes still tears down when the interpreter exits normally.
+
+    Hooks run in reverse order of registration, each in its own thread bounded by ``seconds``;
+    an exception (or a hook still running at its bound) is logged on the log channel of the
+    step that registered it and never raised, so it cannot mask the run's exit code. A hook
+    registered after :meth:`run` (a timed-out step's thread that went on) is called at once.
+    """
+
+    def __init__(self, seconds: float = RUN_END_SECONDS) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._hooks: list[tuple[Callable[[], object], LogFn]] = []
+        self._closed = False
+        self._atexit = False
+
+    def add(self, fn: Callable[[], object], log: LogFn = _no_log) -> None:
+        """Register ``fn`` (failures go to ``log``); called at once when the run has ended."""
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self._hooks.append((fn, log))
+                if not self._atexit:
+                    import atexit
+
+                    atexit.register(self.run)
+                    self._atexit = True
+        if closed:
+            self._call(fn, log)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._hooks)
+
+    def run(self) -> int:
+        """Call every hook once, last registered first; returns how many failed. Later calls
+        do nothing (new registrations then run at once)."""
+        with self._lock:
+            hooks, self._hooks, self._closed = self._hooks[::-1], [], True
+            registered, self._atexit = self._atexit, False
+        if registered:
+            import atexit
+
+            atexit.unregister(self.run)
+        return sum(0 if self._call(fn, log) else 1 for fn, log in hooks)
+
+    def _call(self, fn: Callable[[], object], log: LogFn) -> bool:
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                fn()
+            except BaseException as exc:  # a hook never masks the run's exit code
+                failure.append(exc)
+
+        name = getattr(fn, "__qualname__", type(fn).__name__)
+        thread = threading.Thread(target=target, name=f"secpipe-run-end-{name}", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + self.seconds
+        while thread.is_alive() and time.monotonic() < deadline:
+            try:
+                thread.join(min(0.1, max(0.0, deadline - time.monotonic())))
+            except KeyboardInterrupt:  # a second Ctrl-C: the teardown still gets its time
+                continue
+        message = ""
+        if thread.is_alive():
+            message = f"run-end hook {name} still running after {self.seconds:g} s: left"
+        elif failure:
+            exc = failure[0]
+            text = " ".join(str(exc).split())[:300]
+            message = f"run-end hook {name} failed: {type(exc).__name__}: {text}"
+        if message:
+            with contextlib.suppress(Exception):  # logging must not raise either
+                log(message)
+            return False
+        return True
 
 
 class _DefaultPolicy:
@@ -125,6 +215,10 @@ class StepContext:
     step runs outside a recorded pipeline."""
     debug: bool = False
     """``-v``: a crashed step logs its traceback."""
+    run_end: RunEndHooks = field(default_factory=RunEndHooks)
+    """The run's run-end hooks (one object shared by every step of a run; the runner calls
+    them when the run ends). A context made outside a run has its own: its maker calls
+    :meth:`run_end_hooks`."""
 
     def __post_init__(self) -> None:
         if self.state_dir is None:
@@ -165,6 +259,17 @@ class StepContext:
     def redact(self, text: str) -> str:
         """``text`` with every secret value this run resolved masked."""
         return self.secrets.redact(text) if self.secrets is not None else text
+
+    def at_run_end(self, fn: Callable[[], object]) -> None:
+        """Call ``fn`` once when the run ends, whatever the way it ends (see
+        :class:`RunEndHooks`); register it *before* starting what it tears down."""
+        self.run_end.add(fn, self.log)
+
+    def run_end_hooks(self) -> int:
+        """End the run for this context's hooks: call them (last registered first); returns
+        how many failed. The runner does this for a pipeline; the maker of a bare context must
+        call it."""
+        return self.run_end.run()
 
 
 SettingsT = TypeVar("SettingsT", bound="StepSettings")

@@ -65,15 +65,17 @@ _DEVSECOPS: list[_Stage] = [
     ("scan-gate", [("gate", "scan-gate", {"metrics": []})]),
     # 5 build image
     ("build-image", [("build-image", "image", {})]),
-    # 6 image scan + DAST
-    ("image-scan", [("scan-image", "image-scan", {}), ("scan-web", "dast", {})]),
+    # 6 image scan (the DAST of the running app needs it deployed: stage 10's verify)
+    ("image-scan", [("scan-image", "image-scan", {})]),
     # 7 quality gate
     ("image-gate", [("gate", "image-gate", {"metrics": []})]),
     # 8 sign image, 9 store image
     ("sign-image", [("sign", "sign-image", {})]),
     ("store-image", [("store", "store-image", {})]),
-    # 10 deploy + verify environment
-    ("deploy", [("deploy", "deploy", {}), ("scan-ports", "ports", {}),
+    # 10 deploy (health check, model smoke test), then verify the running app and its
+    # environment: DAST, open ports, host compliance; the deployment is torn down at run end
+    ("deploy", [("deploy", "deploy", {})]),
+    ("verify", [("scan-web", "dast", {}), ("scan-ports", "ports", {}),
                 ("scan-host", "host", {})]),
     # 11 quality gate
     ("deploy-gate", [("gate", "deploy-gate", {"metrics": []})]),

@@ -11,6 +11,10 @@ Ctrl-C (or SIGTERM, which ``secpipe run`` turns into the same interrupt) sets ``
 every running step; the tool supervisor kills the process groups they started; the runner waits
 at most :data:`INTERRUPT_GRACE` seconds for them, records what did not end as interrupted and the
 run as ``interrupted`` (exit 130).
+
+Run-end hooks (``ctx.at_run_end``, :class:`~secpipe.core.step.RunEndHooks`: ``deploy``'s
+teardown) are shared by every step of a run and called in the ``finally`` of :meth:`Runner.run`,
+on every path, before the run is closed; they are bounded and never change the exit code.
 """
 
 from __future__ import annotations
@@ -35,7 +39,13 @@ from secpipe.core.events import (
     StepStarted,
 )
 from secpipe.core.results import FinishedStep, StepResult, StepStatus
-from secpipe.core.step import StepContext, StepKind, StepSettings, user_cache_dir
+from secpipe.core.step import (
+    RunEndHooks,
+    StepContext,
+    StepKind,
+    StepSettings,
+    user_cache_dir,
+)
 from secpipe.keys.refs import SecretResolver
 from secpipe.pipeline.config import Project
 from secpipe.pipeline.execute import run_guarded
@@ -138,6 +148,7 @@ class Runner:
         self._seq = 0
         self._seq_lock = threading.Lock()
         self._recorded: set[str] = set()
+        self._run_end = RunEndHooks()
 
     def run(self, name: str, spec: PipelineSpec | None = None) -> RunOutcome:
         spec = spec or self.project.pipeline(name)
@@ -149,6 +160,7 @@ class Runner:
             require = applicable(require, {p.kind_name for st in stages for p in st},
                                  {p.step_id for st in stages for p in st})
         run_id = self.store.start_run(name, str(self.project.root))
+        self._run_end = run_end = RunEndHooks()  # ctx.at_run_end of every step of this run
         self.bus.emit(RunStarted(
             run_id, pipeline=name, project=str(self.project.root),
             stage_names=tuple(s.name for s in spec.stages),
@@ -195,6 +207,7 @@ class Runner:
         except StoreError as exc:  # a stage could not be recorded: the run did not pass
             exit_code, status, store_failure = exitcodes.ERROR, "error", exc
         finally:
+            run_end.run()  # teardown of what steps left running: every path, bounded, guarded
             if not completed and status == "passed":  # an exception is on its way up
                 exit_code, status = exitcodes.ERROR, "error"
             unrecorded: StoreError | None = store_failure
@@ -305,7 +318,7 @@ class Runner:
             policy=self.project.config.policy, suppressions=self.project.suppressions,
             state_dir=state, progress=progress, log=log, cancel=threading.Event(),
             timeout=planned.timeout, cache_dir=user_cache_dir(), secrets=self._secrets,
-            history=self.store, debug=self.debug,
+            history=self.store, debug=self.debug, run_end=self._run_end,
         )
 
     def _run_step(self, planned: PlannedStep, ctx: StepContext, slot: _Slot) -> None:

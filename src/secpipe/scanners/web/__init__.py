@@ -1,0 +1,1 @@
+"""scan-web: DAST of a running web app (docs/dast-design.md)."""

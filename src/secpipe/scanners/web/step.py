@@ -1,0 +1,521 @@
+"""The ``scan-web`` step kind (``secpipe scan web URL``): DAST of a running web app.
+
+Example::
+
+    - uses: scan-web
+      with:
+        targets: [http://127.0.0.1:8080/]   # default: the run's deployment
+        auth: {header: {name: Authorization, value: "Bearer ${env:API_TOKEN}"}}
+
+For each target: scope check (only loopback, private addresses and ``allow_hosts`` may be
+scanned; anything else is a configuration error), the HTTP client with its budgets
+(:mod:`.http`), the login when configured (:mod:`.auth`), the crawl (:mod:`.crawl`), passive
+checks on every response the crawl got and the site checks (:mod:`.passive`,
+:mod:`.sitechecks`), then the active probes (:mod:`.probes`) on every input point and the site
+probes, in a thread pool of ``concurrency`` workers. Findings are de-duplicated and become
+secpipe findings with redacted evidence and a ``curl`` replay command (:mod:`.evidence`).
+
+Never a vacuous pass: a budget hit, a cancelled or failed part, an unreachable target, a start
+URL redirecting out of scope or a crawl that found nothing to test is a ``web.scan-incomplete``
+finding (HIGH) saying what was not done. When no target answered at all the step is an error
+(exit 2): nothing was verified. No target (none given, no deployment) is SKIPPED
+``not configured:``. Budgets (``max_requests``, ``max_seconds``, ``max_pages``) apply per target.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ipaddress
+import socket
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+
+from secpipe.core.errors import ConfigError
+from secpipe.core.findings import Confidence, Finding, Severity
+from secpipe.core.results import StepResult, StepStatus
+from secpipe.core.step import StepContext, StepKind
+from secpipe.scanners.base import NOT_ON_CLI, ScannerSettings, metavar
+from secpipe.scanners.web import auth as authmod
+from secpipe.scanners.web import evidence
+from secpipe.scanners.web.crawl import CrawlSettings, crawl, is_excluded
+from secpipe.scanners.web.http import Client, ClientSettings, origin_of
+from secpipe.scanners.web.model import (
+    BudgetExhausted,
+    Cancelled,
+    Exchange,
+    InputPoint,
+    OutOfScope,
+    Request,
+    Response,
+    Site,
+    WebFinding,
+)
+
+if TYPE_CHECKING:
+    from secpipe.scanners.web.probes import PointProbe, SiteProbe
+
+KIND = "scan-web"
+NO_TARGET = ("not configured: no targets given and no deployment in this run (give URLs: "
+             "secpipe scan web URL, or with.targets)")
+
+
+class WebScanSettings(ScannerSettings):
+    """``with:`` settings of ``scan-web``."""
+
+    paths: list[str] = Field(default_factory=list, json_schema_extra=NOT_ON_CLI)
+    """Not used by this scanner (it scans URLs: see targets)."""
+    exclude: list[str] = Field(default_factory=list, json_schema_extra=NOT_ON_CLI)
+    """Not used by this scanner (see exclude_urls)."""
+    default_excludes: bool = Field(default=True, json_schema_extra=NOT_ON_CLI)
+    """Not used by this scanner."""
+    max_file_bytes: int = Field(default=25 << 20, gt=0, json_schema_extra=NOT_ON_CLI)
+    """Not used by this scanner (see max_body_bytes)."""
+    targets: list[str] = Field(default_factory=list, json_schema_extra=metavar("URL"))
+    """URLs to scan (http or https); default: the run's deployment URL. Only loopback, private
+    addresses and allow_hosts are scanned."""
+    allow_hosts: list[str] = Field(default_factory=list, json_schema_extra=metavar("HOST"))
+    """Hosts besides loopback and private addresses that may be scanned (exact names or
+    addresses): scan only what you own."""
+    extra_origins: list[str] = Field(default_factory=list, json_schema_extra=metavar("URL"))
+    """More origins (scheme://host:port) the crawl and probes may follow links to."""
+    exclude_urls: list[str] = Field(default_factory=list, json_schema_extra=metavar("GLOB"))
+    """Globs of URLs or paths never fetched nor probed (/admin/delete*, */logout)."""
+    max_requests: int = Field(default=15_000, gt=0, json_schema_extra=metavar("N"))
+    """Most requests sent to one target; hitting it is web.scan-incomplete."""
+    max_seconds: float = Field(default=300.0, gt=0, json_schema_extra=metavar("SECONDS"))
+    """Seconds one target's scan may take; hitting it is web.scan-incomplete."""
+    max_pages: int = Field(default=500, gt=0, json_schema_extra=metavar("N"))
+    """Most pages the crawl fetches per target."""
+    max_depth: int = Field(default=10, ge=0, json_schema_extra=metavar("N"))
+    """Deepest link distance from the start URL the crawl follows."""
+    max_body_bytes: int = Field(default=2 << 20, gt=0, json_schema_extra=metavar("N"))
+    """Largest response body read; the rest is cut (and noted in the evidence)."""
+    request_timeout: float = Field(default=10.0, gt=0, json_schema_extra=metavar("SECONDS"))
+    """Seconds one request may take (connect and whole answer)."""
+    concurrency: int = Field(default=8, ge=1, le=64, json_schema_extra=metavar("N"))
+    """Probes running at once."""
+    passive: bool = True
+    """Check every response for missing headers, weak CSP, cookie flags, leaks."""
+    active: bool = True
+    """Run the site checks and active probes (XSS, SQL injection, command injection …)."""
+    probes: list[str] | None = Field(default=None, json_schema_extra=metavar("KIND"))
+    """Probe kinds to run (xss-reflected, sqli, cmdi, path-traversal, ssti, open-redirect,
+    ssrf, ml-crash …); default: all."""
+    time_based: bool = True
+    """Allow time-based techniques (sleeps, heavy queries): slower, finds blind injections."""
+    verify_tls: bool = True
+    """Verify https certificates."""
+    canary_host: str | None = Field(default=None, json_schema_extra=metavar("HOST"))
+    """The address the target reaches the scanner's SSRF canary listener at (default
+    127.0.0.1; 10.0.2.2 for a podman container allowed to reach the host's loopback)."""
+    auth: authmod.AuthSettings | None = None
+    """Authentication: {header: {name, value}} or {login: {url, method, fields,
+    success_status, check_url}}; write secrets as ${env:NAME} references."""
+    wapiti: bool = False
+    """Also run Wapiti (an external scanner) and merge its findings."""
+    wapiti_path: str | None = Field(default=None, json_schema_extra=metavar("PATH"))
+    """The wapiti executable (default: wapiti on PATH, else secpipe's own Wapiti
+    environment)."""
+    wapiti_modules: list[str] | None = Field(default=None, json_schema_extra=metavar("MODULE"))
+    """Wapiti modules to run (only harmless ones are accepted); default: xss, sql, exec, file,
+    redirect, csp, http_headers, cookieflags."""
+    wapiti_seconds: float | None = Field(default=None, gt=0,
+                                         json_schema_extra=metavar("SECONDS"))
+    """Seconds Wapiti may take (default 300)."""
+
+    @field_validator("targets", "extra_origins")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            parts = urlsplit(url.strip())
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{url[:80]!r} is not an http(s) URL with a host")
+            try:
+                parts.port  # noqa: B018 - raises on a bad port
+            except ValueError:
+                raise ValueError(f"{url[:80]!r} has an invalid port") from None
+        return [u.strip() for u in value]
+
+
+def host_allowed(host: str, allow: list[str]) -> bool:
+    """Loopback, private addresses and names resolving only to them, and ``allow``."""
+    host = host.strip("[]").lower()
+    if host in {h.strip("[]").lower() for h in allow}:
+        return True
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            return False
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+    return bool(addresses) and all(a.is_loopback or a.is_private for a in addresses)
+
+
+def check_scope(targets: list[str], allow: list[str]) -> None:
+    """:class:`ConfigError` naming ``allow_hosts`` for a target outside the scope."""
+    for url in targets:
+        host = urlsplit(url).hostname or ""
+        if not host_allowed(host, allow):
+            raise ConfigError(
+                f"scan-web: target {url[:100]} is not loopback or a private address and not in "
+                "allow_hosts: the scanner refuses targets outside the configured scope",
+                hint="scan only what you own; list its host in with.allow_hosts")
+
+
+ERROR_KINDS = frozenset({"stack-trace"})
+"""Passive kinds also checked on the server errors (5xx) that probes caused."""
+MAX_ERRORS_KEPT = 200
+ERRORS_PER_ROUTE = 3
+
+
+class ErrorRecorder:
+    """A :class:`Sender` that keeps (a bounded number of) the exchanges answered 5xx, a few per
+    route: pages where the app's error handling may show more than it should."""
+
+    def __init__(self, inner: Any, routes: set[str]) -> None:
+        self.inner = inner
+        self.routes = routes
+        """Only errors of these paths are kept (a probed path segment makes a new path)."""
+        self.kept: list[Exchange] = []
+        self._routes: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def send(self, request: Request, *, timeout: float | None = None) -> Response:
+        response: Response = self.inner.send(request, timeout=timeout)
+        if response.status >= 500 and request.path in self.routes:
+            with self._lock:
+                seen = self._routes.get(request.path, 0)
+                if seen < ERRORS_PER_ROUTE and len(self.kept) < MAX_ERRORS_KEPT:
+                    self._routes[request.path] = seen + 1
+                    self.kept.append(Exchange(request, response))
+        return response
+
+    def in_scope(self, url: str) -> bool:
+        return bool(self.inner.in_scope(url))
+
+    @property
+    def sent(self) -> int:
+        return int(self.inner.sent)
+
+
+class ExcludingSender:
+    """A :class:`Sender` that refuses (:class:`OutOfScope`) the excluded URLs: the login URL,
+    logout links of an authenticated scan and ``exclude_urls``, whoever asks for them."""
+
+    def __init__(self, inner: Any, excluded: Callable[[str], bool]) -> None:
+        self.inner = inner
+        self.excluded = excluded
+
+    def send(self, request: Request, *, timeout: float | None = None) -> Response:
+        if self.excluded(request.url):
+            raise OutOfScope(f"{request.path} is excluded from the scan")
+        response: Response = self.inner.send(request, timeout=timeout)
+        return response
+
+    def in_scope(self, url: str) -> bool:
+        return not self.excluded(url) and bool(self.inner.in_scope(url))
+
+    @property
+    def sent(self) -> int:
+        return int(self.inner.sent)
+
+
+LATE_KINDS = frozenset({"rate-limit"})
+"""Probe kinds run after all others, alone (request bursts)."""
+
+
+def select_probes(kinds: list[str] | None) -> tuple[list[PointProbe], list[SiteProbe]]:
+    """The probes of ``kinds`` (every probe when None); :class:`ConfigError` naming an unknown
+    kind."""
+    from secpipe.scanners.web.probes import load_probes
+
+    point_probes, site_probes = load_probes()
+    if kinds is None:
+        return point_probes, site_probes
+    chosen = set(kinds)
+    known = {p.kind for p in point_probes} | {p.kind for p in site_probes}
+    unknown = sorted(chosen - known)
+    if unknown:
+        raise ConfigError(f"scan-web: probes: unknown kind(s) {', '.join(unknown)} "
+                          f"(known: {', '.join(sorted(known))})")
+    return ([p for p in point_probes if p.kind in chosen],
+            [p for p in site_probes if p.kind in chosen])
+
+
+@dataclass
+class TargetOutcome:
+    """What one target's scan produced."""
+
+    findings: list[WebFinding] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)
+    requests: int = 0
+    pages: int = 0
+    points: int = 0
+    answered: bool = False
+    auth_headers: tuple[str, ...] = ()
+    redact: Callable[[str], str] = lambda text: text
+
+
+def _module(name: str) -> Any:
+    return importlib.import_module(f"secpipe.scanners.web.{name}")
+
+
+class WebScanStep(StepKind[WebScanSettings]):
+    """Scan running web apps from outside (crawl, passive checks, active probes)."""
+
+    kind: ClassVar[str] = KIND
+    summary: ClassVar[str] = "DAST: crawl a running web app and probe it (XSS, SQLi, …)"
+    Settings = WebScanSettings
+    produces_metrics: ClassVar[tuple[str, ...]] = (
+        "web_requests", "web_pages", "web_points", "web_findings", "web_findings_*")
+
+    def run(self, ctx: StepContext, settings: WebScanSettings) -> StepResult:
+        targets = list(settings.targets) or self._deployment(ctx)
+        if not targets:
+            return StepResult(status=StepStatus.SKIPPED, message=NO_TARGET)
+        check_scope([*targets, *settings.extra_origins], settings.allow_hosts)
+        if settings.active:
+            select_probes(settings.probes)  # an unknown kind fails before anything is sent
+        from secpipe.keys.refs import resolver_for
+
+        secrets = resolver_for(ctx)
+        outcomes: list[tuple[str, TargetOutcome]] = []
+        for index, target in enumerate(targets):
+            if ctx.cancel.is_set():
+                break
+            ctx.progress(index, len(targets), f"scanning {target}")
+            outcomes.append((target, self._scan(ctx, settings, target, secrets)))
+        return self._result(ctx, outcomes, targets)
+
+    @staticmethod
+    def _deployment(ctx: StepContext) -> list[str]:
+        from secpipe.delivery.deploy import deployment_from
+
+        found = deployment_from(ctx)
+        return [found.url] if found is not None and found.url else []
+
+    # --- one target --------------------------------------------------------------------------
+    def _scan(self, ctx: StepContext, settings: WebScanSettings, target: str,
+              secrets: Any) -> TargetOutcome:
+        auth = authmod.prepare(settings.auth, target, secrets)
+        origins = (origin_of(target), *(origin_of(o) for o in settings.extra_origins))
+        client = Client(ClientSettings(
+            origins=origins, max_requests=settings.max_requests,
+            max_seconds=settings.max_seconds, timeout=settings.request_timeout,
+            max_body_bytes=settings.max_body_bytes, headers=auth.headers,
+            verify_tls=settings.verify_tls, cancel=ctx.cancel))
+
+        def redact(text: str) -> str:
+            return ctx.redact(auth.redact(text))
+
+        session = ("Cookie",) if auth.jar is not None else ()
+        out = TargetOutcome(auth_headers=(*auth.header_names, *session), redact=redact)
+        sender = authmod.AuthedSender(client, auth.jar)
+        try:
+            if settings.auth is not None and settings.auth.login is not None:
+                authmod.login(settings.auth, auth, sender, secrets, target)
+            excluded = auth.excluded
+            crawl_settings = CrawlSettings(
+                origins=origins, max_pages=settings.max_pages, max_depth=settings.max_depth,
+                exclude_urls=tuple(settings.exclude_urls), excluded=excluded,
+                cancel=ctx.cancel, log=lambda m: ctx.log(redact(m)), progress=ctx.progress)
+            site = crawl(sender, target, crawl_settings)
+            out.incomplete += site.incomplete
+            out.pages = len(site.pages)
+            out.answered = any(ex.response.ok for ex in site.pages)
+            points = [p for p in site.points if p.route not in site.unauthorised
+                      and not is_excluded(p.url, crawl_settings)]
+            out.points = len(points)
+            if out.answered and not points:
+                out.incomplete.append("the crawl found no input point to test (no links with "
+                                      "parameters, forms or API description)")
+            if settings.passive and out.answered:
+                out.findings += self._passive(site)
+            if settings.active and out.answered:
+                guarded = ExcludingSender(sender, lambda url: is_excluded(url, crawl_settings))
+                out.findings += self._active(ctx, settings, guarded, site, points, out)
+            if settings.wapiti and out.answered:
+                out.findings += self._wapiti(ctx, settings, target, out)
+        except BudgetExhausted as exc:
+            out.incomplete.append(f"stopped: {exc}")
+        except Cancelled:
+            out.incomplete.append("cancelled before the scan ended")
+        finally:
+            client.close()
+        if client.exhausted and not any(client.exhausted in i for i in out.incomplete):
+            out.incomplete.append(f"stopped: {client.exhausted}")
+        out.requests = client.sent
+        return out
+
+    @staticmethod
+    def _passive(site: Site) -> list[WebFinding]:
+        passive = _module("passive")
+        found: list[WebFinding] = []
+        for exchange in site.pages:
+            if exchange.response.ok:
+                found += passive.check_exchange(exchange, site)
+        return found
+
+    def _active(self, ctx: StepContext, settings: WebScanSettings, sender: Any, site: Site,
+                points: list[InputPoint], out: TargetOutcome) -> list[WebFinding]:
+        from secpipe.scanners.web.probes import ProbeContext
+
+        point_probes, site_probes = select_probes(settings.probes)
+        listener = None
+        if any(p.kind == "ssrf" for p in point_probes):
+            from secpipe.scanners.web.probes.ssrf import CanaryListener
+
+            listener = CanaryListener().start()
+            if settings.canary_host:
+                listener.listener_host = settings.canary_host
+        recorder = ErrorRecorder(sender, {p.route for p in points} |
+                                 {ex.request.path for ex in site.pages})
+        pctx = ProbeContext(client=recorder, site=site, cancel=ctx.cancel, listener=listener,
+                            log=lambda m: ctx.log(out.redact(m)),
+                            time_based=settings.time_based)
+        found: list[WebFinding] = []
+        try:
+            jobs: list[Callable[[], list[WebFinding]]] = [partial(_module("sitechecks").run,
+                                                                  pctx)]
+            # bursts (rate-limit) run alone, after the rest: they would skew the time-based
+            # probes and could trip a limit that hides other probes' findings
+            late = [p for p in site_probes if p.kind in LATE_KINDS]
+            for probe in site_probes:
+                if probe not in late:
+                    jobs.append(partial(probe.run_site, pctx))
+            for point in points:
+                for pprobe in point_probes:
+                    if pprobe.applies(point, site):
+                        jobs.append(partial(pprobe.run, pctx, point))
+            before = len(out.incomplete)
+            found += self._pool(ctx, settings.concurrency, jobs, out)
+            stopped = any(r.startswith("probing stopped") for r in out.incomplete[before:])
+            if late and not stopped:
+                found += self._pool(ctx, settings.concurrency,
+                                    [partial(p.run_site, pctx) for p in late], out)
+        finally:
+            if listener is not None:
+                listener.close()
+        if settings.passive:  # what the probes' malformed input made the app reveal
+            passive = _module("passive")
+            for exchange in recorder.kept:
+                found += [f for f in passive.check_exchange(exchange, site)
+                          if f.kind in ERROR_KINDS]
+        return found
+
+    @staticmethod
+    def _pool(ctx: StepContext, workers: int, jobs: list[Callable[[], list[WebFinding]]],
+              out: TargetOutcome) -> list[WebFinding]:
+        found: list[WebFinding] = []
+        stop: BaseException | None = None
+        errors = 0
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan-web") as pool:
+            pending: set[Future[list[WebFinding]]] = set()
+            queue = list(reversed(jobs))
+            done_count = 0
+            while queue or pending:
+                while queue and len(pending) < workers * 2 and stop is None:
+                    pending.add(pool.submit(queue.pop()))
+                if not pending:
+                    break
+                done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                for future in done:
+                    done_count += 1
+                    try:
+                        found += future.result()
+                    except (BudgetExhausted, Cancelled) as exc:
+                        stop = stop or exc
+                    except OutOfScope:
+                        continue
+                    except Exception as exc:  # a probe's bug is reported, never a pass
+                        errors += 1
+                        ctx.log(out.redact(f"scan-web: a probe failed: "
+                                           f"{type(exc).__name__}: {exc}"[:300]))
+                ctx.progress(done_count, len(jobs), "probing")
+                if stop is not None:
+                    queue.clear()
+                if ctx.cancel.is_set() and stop is None:
+                    stop = Cancelled("the scan was cancelled")
+                    queue.clear()
+        if stop is not None:
+            left = len(jobs) - done_count
+            out.incomplete.append(f"probing stopped ({stop}) with {left} probe run(s) not "
+                                  "done")
+        if errors:
+            out.incomplete.append(f"{errors} probe run(s) failed (see the log)")
+        return found
+
+    @staticmethod
+    def _wapiti(ctx: StepContext, settings: WebScanSettings, target: str,
+                out: TargetOutcome) -> list[WebFinding]:
+        wapiti = _module("wapiti")
+        result: list[WebFinding] = wapiti.run_wapiti(ctx, settings, target)
+        return result
+
+    # --- result ------------------------------------------------------------------------------
+    def _result(self, ctx: StepContext, outcomes: list[tuple[str, TargetOutcome]],
+                targets: list[str]) -> StepResult:
+        findings: dict[str, Finding] = {}
+        metrics: dict[str, float] = {"web_requests": 0.0, "web_pages": 0.0,
+                                     "web_points": 0.0}
+        for target, out in outcomes:
+            metrics["web_requests"] += out.requests
+            metrics["web_pages"] += out.pages
+            metrics["web_points"] += out.points
+            for wf in out.findings:
+                finding = evidence.to_finding(wf, out.redact, auth_headers=out.auth_headers)
+                kept = findings.get(finding.fingerprint)
+                if kept is None or finding.severity.rank > kept.severity.rank:
+                    findings[finding.fingerprint] = finding
+            if out.incomplete or not out.answered:
+                reasons = out.incomplete or ["the target did not answer"]
+                incomplete = self._incomplete(target, reasons, out.redact)
+                findings[incomplete.fingerprint] = incomplete
+        if len(outcomes) < len(targets):
+            for target in targets[len(outcomes):]:
+                inc = self._incomplete(target, ["cancelled before this target was scanned"],
+                                       ctx.redact)
+                findings[inc.fingerprint] = inc
+        result = tuple(sorted(findings.values(),
+                              key=lambda f: (-f.severity.rank, f.rule_id, f.location.path)))
+        per_kind: dict[str, int] = {}
+        for finding in result:
+            per_kind[finding.rule_id.removeprefix("web.")] = \
+                per_kind.get(finding.rule_id.removeprefix("web."), 0) + 1
+        metrics["web_findings"] = float(len(result))
+        for kind, count in per_kind.items():
+            metrics[f"web_findings_{kind.replace('-', '_')}"] = float(count)
+        answered = [t for t, o in outcomes if o.answered]
+        message = (f"{len(outcomes)} target(s), {int(metrics['web_pages'])} page(s), "
+                   f"{int(metrics['web_points'])} input point(s), "
+                   f"{int(metrics['web_requests'])} request(s), {len(result)} finding(s)")
+        if not answered:
+            return StepResult(status=StepStatus.ERROR, findings=result, metrics=metrics,
+                              message=ctx.redact(f"scan-web: no target answered "
+                                                 f"({', '.join(targets)[:300]})"))
+        if ctx.cancel.is_set():
+            return StepResult(status=StepStatus.ERROR, findings=result, metrics=metrics,
+                              message="scan-web: cancelled")
+        return StepResult(findings=result, metrics=metrics, message=message)
+
+    @staticmethod
+    def _incomplete(target: str, reasons: list[str], redact: Callable[[str], str]) -> Finding:
+        wf = WebFinding(
+            kind="scan-incomplete", title="Web scan incomplete", severity=Severity.HIGH,
+            url=target, method="GET",
+            message="the web scan of " + target + " did not cover everything: " +
+                    "; ".join(dict.fromkeys(reasons))[:1500],
+            confidence=Confidence.HIGH)
+        return evidence.to_finding(wf, redact)
+
+
+__all__ = ["WebScanSettings", "WebScanStep", "check_scope", "host_allowed"]
