@@ -102,14 +102,16 @@ pipelines:
     assert names.index("RunFinished") > max(i for i, n in enumerate(names) if n == "StepLog")
 
 
-def test_a_passing_run_with_a_failing_hook_still_passes(project: Path) -> None:
+def test_a_passing_run_with_a_failing_hook_is_an_error(project: Path) -> None:
     outcome, _store, _events = run_pipeline(project, """
 pipelines:
   p:
     stages:
       - {name: one, steps: [{uses: t-hook, with: {fail_hook: true}}]}
 """)
-    assert outcome.exit_code == 0 and CALLS == ["a"]
+    # a teardown that failed may have left something running: never a pass
+    assert outcome.exit_code == 2 and CALLS == ["a"]
+    assert any(e.startswith("run-end: ") for e in outcome.errors)
 
 
 def _ctx_with(tmp_path: Path, text: str) -> StepContext:
@@ -129,3 +131,54 @@ def test_deployment_from_reads_the_artifact_back(tmp_path: Path) -> None:
                                                                   "10.0.0.1:8123")))
     with pytest.raises(InputError, match="not JSON"):
         deployment_from(_ctx_with(tmp_path, "{"))
+
+
+def test_failed_and_abandoned_hooks_are_kept_and_logged_as_errors() -> None:
+    hooks, logs = RunEndHooks(seconds=0.3), []
+    release = threading.Event()
+    hooks.add(lambda: release.wait(30), logs.append)
+    hooks.add(lambda: (_ for _ in ()).throw(OSError("podman rm hung")), logs.append)
+    hooks.add(lambda: None, logs.append)
+    assert hooks.failures == ()
+    assert hooks.run() == 2
+    release.set()
+    assert len(hooks.failures) == 2
+    assert "failed: OSError: podman rm hung" in hooks.failures[0]
+    assert "still running after 0.3 s" in hooks.failures[1]
+    assert len(logs) == 2 and all(line.startswith("ERROR: run-end hook ") for line in logs)
+
+
+def test_the_podman_teardown_fits_inside_the_hook_bound() -> None:
+    from secpipe.core.step import RUN_END_SECONDS
+    from secpipe.delivery.deploy_podman import REMOVE_SECONDS
+    from secpipe.delivery.deploy_process import STOP_GRACE
+
+    # podman run is stopped first (SIGTERM, grace, SIGKILL, grace, reap 5 s), then podman rm
+    assert 2 * STOP_GRACE + 5.0 + REMOVE_SECONDS < RUN_END_SECONDS
+
+
+def test_the_teardown_stops_the_process_even_when_the_removal_fails(tmp_path: Path) -> None:
+    import sys
+
+    from secpipe.core.errors import StepError
+    from secpipe.delivery.deploy import DeployError, _Teardown
+    from secpipe.delivery.deploy_process import Background
+
+    ctx = StepContext(project_root=tmp_path, workdir=tmp_path / "w")
+    proc = Background([sys.executable, "-c", "import time; time.sleep(60)"], tmp_path,
+                      {"PATH": "/usr/bin:/bin"}, log_path=tmp_path / "p.log")
+    proc.start()
+
+    class _Gone:  # stands in for a podman whose rm fails (no container was started)
+        def remove(self, name: str) -> None:
+            order.append(("remove", proc.gone()))
+            raise StepError(f"container {name} is still there after podman rm -f")
+
+    order: list[tuple[str, bool]] = []
+    teardown = _Teardown(ctx)
+    teardown.hold(proc=proc)
+    teardown.hold(podman=_Gone(), container="c1")
+    with pytest.raises(DeployError, match="still there"):
+        teardown()
+    assert order == [("remove", True)]  # the podman run process was already stopped
+    assert proc.gone()

@@ -63,3 +63,55 @@ def test_failed_write_keeps_the_old_baseline(tmp_path: Path,
         write_baseline(path, [_finding(2)], "run-2")
     assert path.read_text() == before and json.loads(before)["run_id"] == "run-1"
     assert [p.name for p in tmp_path.iterdir()] == ["base.json"]
+
+
+def _undecided(rule_id: str, line: int = 1) -> Finding:
+    return Finding.create(rule_id=rule_id, title="could not decide", severity=Severity.HIGH,
+                          scanner="scan-web", location=Location(path="http://x/", line=line),
+                          message="scan incomplete")
+
+
+UNDECIDED_IDS = ["web.scan-incomplete", "ports.scan-incomplete", "models.unreadable",
+                 "code.unreadable", "models.undecided", "sarif.truncated"]
+
+
+@pytest.mark.parametrize("rule_id", UNDECIDED_IDS)
+def test_could_not_decide_findings_are_never_written_nor_accepted(tmp_path: Path,
+                                                                  rule_id: str) -> None:
+    from secpipe.policy.baseline import baseline_accepts, left_out_of_baseline
+    from secpipe.policy.evaluate import evaluate
+    from secpipe.policy.model import PolicySpec
+
+    known, blind = _finding(1), _undecided(rule_id)
+    path = tmp_path / "b.json"
+    assert left_out_of_baseline([known, blind]) == 1
+    assert write_baseline(path, [known, blind], "run-1") == 1
+    written = json.loads(path.read_text())
+    assert written["fingerprints"] == [known.fingerprint]
+    # a baseline written before this rule (or edited) that lists it: dropped when loaded
+    written["fingerprints"].append(blind.fingerprint)
+    written["findings"].append({"fingerprint": blind.fingerprint, "rule_id": rule_id,
+                                "location": "http://x/"})
+    path.write_text(json.dumps(written))
+    loaded = load_baseline(path)
+    assert loaded == {known.fingerprint}
+    decision = evaluate(PolicySpec(fail_on=Severity.HIGH), [known, blind], {}, baseline=loaded)
+    assert not decision.passed and decision.baselined == 1
+    # a bare fingerprint list (no findings entries) still cannot accept it at the gate
+    bare = frozenset({known.fingerprint, blind.fingerprint})
+    assert baseline_accepts(bare, known) and not baseline_accepts(bare, blind)
+
+
+def test_an_inline_ignore_never_suppresses_a_could_not_decide_finding() -> None:
+    import datetime as dt
+
+    from secpipe.policy.evaluate import evaluate
+    from secpipe.policy.inline import mark_inline
+    from secpipe.policy.model import PolicySpec
+
+    later = dt.date.today() + dt.timedelta(days=30)
+    blind = mark_inline(_undecided("iac.unreadable"), "known", later, "main.tf:3")
+    fine = mark_inline(_finding(2), "known", later, "a.py:2")
+    decision = evaluate(PolicySpec(fail_on=Severity.HIGH), [blind, fine], {})
+    assert not decision.passed and decision.suppressed == 1
+    assert any("could not decide" in note for note in decision.notes)

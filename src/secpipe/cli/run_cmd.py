@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(f"\nrun {record.run_id}: {record.status} (exit {outcome.exit_code}); "
                              f"reports: secpipe report {record.run_id} --format html\n")
         for error in outcome.errors:
-            print(f"secpipe: error: step {error}", file=sys.stderr)
+            what = "" if error.startswith("run-end: ") else "step "
+            print(f"secpipe: error: {what}{error}", file=sys.stderr)
         for failure in bus.failures:
             print(f"secpipe: warning: {failure}", file=sys.stderr)
         return outcome.exit_code

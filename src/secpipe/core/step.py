@@ -75,8 +75,11 @@ class RunEndHooks:
 
     Hooks run in reverse order of registration, each in its own thread bounded by ``seconds``;
     an exception (or a hook still running at its bound) is logged on the log channel of the
-    step that registered it and never raised, so it cannot mask the run's exit code. A hook
-    registered after :meth:`run` (a timed-out step's thread that went on) is called at once.
+    step that registered it (as an ``ERROR:`` line) and never raised, so it cannot mask the
+    run's exit code; its message is kept in :attr:`failures` so the runner can make the run's
+    outcome show it (a failed or abandoned teardown may leave a container or process running).
+    A hook registered after :meth:`run` (a timed-out step's thread that went on) is called at
+    once.
     """
 
     def __init__(self, seconds: float = RUN_END_SECONDS) -> None:
@@ -85,6 +88,13 @@ class RunEndHooks:
         self._hooks: list[tuple[Callable[[], object], LogFn]] = []
         self._closed = False
         self._atexit = False
+        self._failures: list[str] = []
+
+    @property
+    def failures(self) -> tuple[str, ...]:
+        """One line per hook that failed or was abandoned at its bound, in call order."""
+        with self._lock:
+            return tuple(self._failures)
 
     def add(self, fn: Callable[[], object], log: LogFn = _no_log) -> None:
         """Register ``fn`` (failures go to ``log``); called at once when the run has ended."""
@@ -142,8 +152,10 @@ class RunEndHooks:
             text = " ".join(str(exc).split())[:300]
             message = f"run-end hook {name} failed: {type(exc).__name__}: {text}"
         if message:
+            with self._lock:
+                self._failures.append(message)
             with contextlib.suppress(Exception):  # logging must not raise either
-                log(message)
+                log("ERROR: " + message)
             return False
         return True
 

@@ -362,13 +362,16 @@ class _Teardown:
                 return
             self.done = True
         errors = []
+        if self.proc is not None:  # first: ``podman run`` (and its conmon) or the program
+            try:
+                self.proc.stop()
+            except Exception as exc:  # the container's removal is still tried
+                errors.append(f"stopping pid {self.proc.pid}: {type(exc).__name__}: {exc}")
         if self.podman is not None and self.container is not None:
             try:
                 self.podman.remove(self.container)
             except SecpipeError as exc:
                 errors.append(exc.message)
-        if self.proc is not None:
-            self.proc.stop()
         what = self.container or (f"pid {self.proc.pid}" if self.proc is not None else "")
         if what:
             self.ctx.log(f"deploy: {what} torn down")

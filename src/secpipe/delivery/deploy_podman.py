@@ -44,6 +44,13 @@ RUNTIME = "/usr/sbin/runc"
 INSTALL_HINT = ("install it with `apt-get install podman runc slirp4netns` (Debian/Ubuntu; "
                 "scripts/ci-tools.sh)")
 MAX_ULIMIT = 4096
+RM_SECONDS = 15.0
+"""Bound of the first ``podman rm -f`` of the teardown (the second gets half)."""
+EXISTS_SECONDS = 5.0
+"""Bound of each ``podman container exists`` of the teardown."""
+REMOVE_SECONDS = 1.5 * RM_SECONDS + 2 * EXISTS_SECONDS
+"""Most seconds :meth:`Podman.remove` takes (32.5 s: with the stop of ``podman run`` first,
+below the run-end hook's bound of 60 s)."""
 """Open files and processes allowed in the container (at most the host's hard limits)."""
 _ID = re.compile(r"^[0-9a-f]{64}$")
 _STDOUT_MAX = 1 << 20
@@ -193,18 +200,25 @@ class Podman:
                 if line.strip() and not line.startswith("[secpipe: first ")]
         return " | ".join(redact(line) for line in kept[-lines:])
 
-    def exists(self, name: str) -> bool:
+    def exists(self, name: str, timeout: float = 30.0) -> bool:
         """Whether the container exists (in any state)."""
-        code, _ = self.call("exists", ["container", "exists", name], timeout=30.0, check=False)
+        code, _ = self.call("exists", ["container", "exists", name], timeout=timeout,
+                            check=False)
         if code not in (0, 1):
             raise PodmanError(f"podman container exists {name}: exit {code}")
         return code == 0
 
     def remove(self, name: str) -> None:
-        """``podman rm -f`` the container and check it is gone (:class:`PodmanError` if not)."""
-        self.call("rm", ["rm", "-f", "-t", "1", "--ignore", name], timeout=60.0, check=False)
-        if self.exists(name):
-            self.call("rm-again", ["rm", "-f", "-t", "0", "--ignore", name], timeout=60.0,
-                      check=False)
-            if self.exists(name):
+        """``podman rm -f`` the container and check it is gone (:class:`PodmanError` if not).
+
+        Its podman calls together take at most :data:`REMOVE_SECONDS`, well inside a run-end
+        hook's bound (:data:`secpipe.core.step.RUN_END_SECONDS`) after the ``podman run``
+        process has been stopped, so the teardown ends (or fails loudly) rather than being
+        abandoned."""
+        self.call("rm", ["rm", "-f", "-t", "1", "--ignore", name], timeout=RM_SECONDS,
+                  check=False)
+        if self.exists(name, timeout=EXISTS_SECONDS):
+            self.call("rm-again", ["rm", "-f", "-t", "0", "--ignore", name],
+                      timeout=RM_SECONDS / 2, check=False)
+            if self.exists(name, timeout=EXISTS_SECONDS):
                 raise PodmanError(f"container {name} is still there after podman rm -f")

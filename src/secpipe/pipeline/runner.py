@@ -208,6 +208,8 @@ class Runner:
             exit_code, status, store_failure = exitcodes.ERROR, "error", exc
         finally:
             run_end.run()  # teardown of what steps left running: every path, bounded, guarded
+            if run_end.failures and status == "passed":  # something may be left running
+                exit_code, status = exitcodes.ERROR, "error"
             if not completed and status == "passed":  # an exception is on its way up
                 exit_code, status = exitcodes.ERROR, "error"
             unrecorded: StoreError | None = store_failure
@@ -218,8 +220,9 @@ class Runner:
             self.bus.emit(RunFinished(run_id, pipeline=name, status=status, exit_code=exit_code))
         if unrecorded is not None:
             raise StoreError(f"run {run_id} could not be recorded: {unrecorded.message}")
-        errors = tuple(f"{f.step_id}: {f.message}" for f in earlier
-                       if f.status is StepStatus.ERROR)
+        errors = (*(f"{f.step_id}: {f.message}" for f in earlier
+                    if f.status is StepStatus.ERROR),
+                  *(f"run-end: {m}" for m in run_end.failures))
         return RunOutcome(run_id, status, exit_code, errors)
 
     def _requirements(self, run_id: str, index: int, require: list[str],

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from secpipe.core.findings import Finding, Severity
 from secpipe.core.results import GateDecision
+from secpipe.policy.baseline import baseline_accepts
 from secpipe.policy.inline import inline_state
 from secpipe.policy.metrics import MetricBound
 from secpipe.policy.model import PolicySpec, SuppressionSpec
@@ -83,7 +84,7 @@ def evaluate(
                 continue
             if problem not in notes:  # one note per comment, however many findings it covers
                 notes.append(problem)
-        if f.fingerprint in baseline:
+        if baseline_accepts(baseline, f):
             baselined += 1
             accepted.append((f.fingerprint, "in the baseline"))
             continue

@@ -8,7 +8,8 @@ after it, the finding is counted and the decision says the inline suppression ex
 
 Only secpipe's own scanners mark findings: a tag a tool writes into its SARIF or JSON output is
 dropped by :func:`secpipe.tools.suppressions.unmarked_tags`, so a tool can never accept its own
-results through this marker.
+results through this marker. A could-not-decide finding
+(:func:`secpipe.policy.baseline.undecided`) is never suppressed inline.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 from secpipe.core.findings import Finding
+from secpipe.policy.baseline import undecided
 
 INLINE_TAG = "secpipe:inline-suppressed"
 """The tag of a finding suppressed by a ``secpipe:ignore`` comment in the source."""
@@ -49,9 +51,14 @@ class InlineState:
     """The reason, empty when missing."""
     expires: dt.date | None
     """The expiry, None when missing or not a date."""
+    undecided: bool = False
+    """The finding says its scanner could not decide (never suppressed inline)."""
 
     def problem(self, today: dt.date) -> str:
         """Why it does not suppress on ``today`` (empty when it does)."""
+        if self.undecided:
+            return (f"inline suppression at {self.where} covers a finding whose scanner could "
+                    "not decide (scan-incomplete/unreadable/undecided): it does not suppress")
         if not self.reason.strip():
             return f"inline suppression at {self.where} has no reason: it does not suppress"
         if self.expires is None:
@@ -73,4 +80,5 @@ def inline_state(finding: Finding) -> InlineState | None:
     except ValueError:
         expires = None
     return InlineState(where=props.get(WHERE_PROPERTY) or "unknown place",
-                       reason=props.get(REASON_PROPERTY, ""), expires=expires)
+                       reason=props.get(REASON_PROPERTY, ""), expires=expires,
+                       undecided=undecided(finding.rule_id))

@@ -108,11 +108,52 @@ def test_credentials_a_response_leaks_are_masked_in_the_kept_evidence() -> None:
     # a .env the target serves holds keys the run never resolved: the secrets scanner's rules
     # mask them in the exchanges kept in the run store and the reports
     key_id = "AKIA" + "Q3EGTRX7ZK2NWPB5"
-    github = "ghp_" + "aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5"
-    body = f"AWS_ACCESS_KEY_ID={key_id}\nGITHUB_TOKEN={github}\n".encode()
+    password = "Zx8kq2LmP9" + "vRt4Wq7Ny3"
+    body = f"AWS_ACCESS_KEY_ID={key_id}\nDB_PASSWORD={password}\n".encode()
     wf = _finding("http://127.0.0.1:8080/.env", body=body, kind="debug-endpoint",
                   proof=f"AWS_ACCESS_KEY_ID={key_id}")
     finding = to_finding(wf, _redact)
     kept = _exchanges(finding) + finding.evidence
-    assert key_id not in kept and github not in kept
-    assert "AKIA" in _exchanges(finding)  # masked, not dropped: the reader sees what it was
+    assert key_id not in kept and password not in kept
+    # masked, not dropped: the reader sees which keys leaked
+    assert "AWS_ACCESS_KEY_ID=***" in _exchanges(finding)
+    assert "DB_PASSWORD=***" in _exchanges(finding)
+
+
+def test_leaked_credentials_are_masked_in_every_kept_text_and_the_excerpt_centres_on_them() -> None:
+    # review 16 item 4: a leaked config far into a big page; the proof is masked, so the
+    # excerpt must find the masked proof (not fall back to the first raw characters)
+    db_pw = "Qm7" + "xTr2pLw9"
+    session = "s3ss" + "ionV4lue8812"
+    dsn_pw = "Pg" + "Pw4471zz"
+    config = (f"DB_PASSWORD={db_pw}\nSESSION_SECRET={session}\n"
+              f"DATABASE_URL=postgres://app:{dsn_pw}@db:5432/app\n")
+    body = ("<p>" + "filler text " * 800 + "</p>\n" + config + "<p>" + "more " * 800).encode()
+    key_id = "AKIA" + "Z7Q3EGTRX2NWPB5K"
+    url = f"http://127.0.0.1:8080/debug?api_key={key_id}&page=1"
+    wf = _finding(url, body=body, kind="debug-endpoint", proof=config.strip(),
+                  message=f"the page shows DB_PASSWORD={db_pw}",
+                  detail=f"token={session}",
+                  evidence=(Exchange(Request("GET", url),
+                                     Response(200, "OK", (("Content-Type", "text/html"),),
+                                              body, url=url)),))
+    finding = to_finding(wf, _redact)
+    props = dict(finding.properties)
+    everything = " ".join([_exchanges(finding), finding.evidence, finding.message,
+                           props["replay"], props["url"], props.get("detail", "")])
+    for secret in (db_pw, session, dsn_pw, key_id[4:]):
+        assert secret not in everything, secret
+    exchanges = _exchanges(finding)
+    # the excerpt is the leaked block (masked), not the first 1,200 characters of filler
+    assert "DB_PASSWORD=***" in exchanges.split("--- exchange ---")[1]
+    assert "SESSION_SECRET=***" in exchanges.split("--- exchange ---")[1]
+    assert "page=1" in props["replay"] and "api_key=***" in props["url"]
+
+
+def test_probe_canaries_stay_readable_when_masking() -> None:
+    # a canary reflected in a token-like field is the proof: it must stay visible
+    canary = "sp0123456789<script>"
+    body = f"<input name=token value={canary}>".encode() + b"x" * 3000
+    finding = to_finding(_finding("http://127.0.0.1:1/f", body=body, proof=canary), _redact)
+    assert f"value={canary}" in _exchanges(finding)
+    assert canary in finding.evidence

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from apps_h6 import context, form_point, json_point, make_app, path_point, query_point, serve
-from flask import Flask
+from flask import Flask, request
 
 from secpipe.scanners.web.model import InputPoint, Response, WebFinding
 from secpipe.scanners.web.probes.sqli import SqlInjection, comparable, error_signature
@@ -128,3 +128,59 @@ def test_error_signatures_and_reflection_mapping() -> None:
     page = Response(200, body=b"<h1>Results for an&#39; AND 1=1-- </h1>",
                     headers=(("Content-Type", "text/html"),))
     assert comparable(page, "an' AND 1=1-- ", "an") == (200, "<h1>Results for an</h1>")
+
+
+def test_or_payloads_only_on_reads() -> None:
+    """Review 16 item 1: no OR form on a GET that deletes nor on a POST that updates a profile
+    (UPDATE … WHERE commented out would hit every row); a GET lookup and a POST login get it."""
+    from apps_h6 import serve as serve_h6
+
+    from secpipe.scanners.web.probes.sqli import or_allowed
+
+    app = Flask("sqli-or")
+    sent: dict[str, list[str]] = {"delete": [], "profile": [], "items": [], "login": [],
+                                  "notes": []}
+
+    @app.get("/items/delete")
+    def delete() -> str:
+        sent["delete"].append(request.args.get("id", ""))
+        return "<p>ok</p>"
+
+    @app.get("/items")
+    def items() -> str:
+        sent["items"].append(request.args.get("id", ""))
+        return "<p>item</p>"
+
+    @app.post("/api/profile")
+    def profile() -> str:
+        sent["profile"].append(request.form.get("email", ""))
+        return "<p>saved</p>"
+
+    @app.post("/api/notes")
+    def notes() -> str:
+        sent["notes"].append(request.form.get("text", ""))
+        return "<p>noted</p>"
+
+    @app.post("/login")
+    def login() -> str:
+        sent["login"].append(request.form.get("user", ""))
+        return "<p>no</p>"
+
+    with serve_h6(app) as base:
+        points = {
+            "delete": query_point(base, "/items/delete", "id", "1"),
+            "items": query_point(base, "/items", "id", "1"),
+            "profile": form_point(base, "/api/profile", "email", {"email": "a@b.c"}),
+            "notes": form_point(base, "/api/notes", "text", {"text": "hi"}),
+            "login": form_point(base, "/login", "user", {"user": "bob", "pw": "x"}),
+        }
+        for point in points.values():
+            assert _run(base, point) == []
+    for name in ("delete", "profile", "notes"):
+        assert any(" AND " in v for v in sent[name]), name  # the boolean technique ran
+        assert not any(" OR " in v for v in sent[name]), name
+    for name in ("items", "login"):
+        assert any(" OR " in v for v in sent[name]), name
+    other_field_says_delete = InputPoint(points["items"].kind, "GET", "http://h/items", "id",
+                                         params=(("id", "1"), ("op", "delete")))
+    assert not or_allowed(other_field_says_delete)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -43,12 +44,22 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body.encode())
 
+    def do_POST(self):
+        with open(sys.argv[2], "a") as seen:
+            seen.write("POST " + self.path + "\n")
+        return self._send(404, "<html><body>not found</body></html>")
+
     def do_GET(self):
+        with open(sys.argv[2], "a") as seen:
+            seen.write("GET " + self.path + "\n")
         url = urlsplit(self.path)
         query = parse_qs(url.query)
         if url.path == "/":
             return self._send(200, '<html><body><a href="/hello?name=bob">hello</a> '
-                                   '<a href="/item?id=1">item</a></body></html>')
+                                   '<a href="/item?id=1">item</a> '
+                                   '<a href="/admin/delete?id=2">delete</a> '
+                                   '<a href="/account/LogOut?next=/">bye</a> '
+                                   '<a href="/kept?q=1">kept</a></body></html>')
         if url.path == "/hello":  # reflected XSS
             return self._send(200, "<html><body>Hello " + query.get("name", [""])[0]
                               + "</body></html>")
@@ -81,11 +92,18 @@ WAPITI = _real_wapiti()
 
 
 @pytest.fixture(scope="module")
-def vulnerable_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def seen_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every request the app answered (method and path), one a line."""
+    return tmp_path_factory.mktemp("seen") / "seen.log"
+
+
+@pytest.fixture(scope="module")
+def vulnerable_app(tmp_path_factory: pytest.TempPathFactory, seen_log: Path) -> Iterator[str]:
     script = tmp_path_factory.mktemp("app") / "app.py"
     script.write_text(APP)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(script), str(port)], start_new_session=True,
+    proc = subprocess.Popen([sys.executable, str(script), str(port), str(seen_log)],
+                            start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
@@ -107,8 +125,10 @@ def vulnerable_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def wapiti_run(vulnerable_app: str, tmp_path_factory: pytest.TempPathFactory
                ) -> wapiti.WapitiRun:
     workdir = tmp_path_factory.mktemp("wapiti")
+    excludes = wapiti.exclude_patterns(vulnerable_app, ["/admin/*"], authenticated=True)
     return wapiti.scan(vulnerable_app, modules=["xss", "sql", "http_headers"], max_seconds=120,
-                       workdir=workdir, cancel=threading.Event(), secrets=None, program=WAPITI)
+                       workdir=workdir, cancel=threading.Event(), secrets=None, program=WAPITI,
+                       excludes=excludes)
 
 
 @pytest.mark.external
@@ -123,6 +143,16 @@ def test_real_wapiti_finds_the_reflected_xss_and_the_sqli(wapiti_run: wapiti.Wap
     xss = next(f for f in wapiti_run.findings if f.kind == "xss-reflected")
     assert xss.severity is Severity.HIGH and xss.cwe == "CWE-79"
     assert xss.url == vulnerable_app + "hello"
+
+
+@pytest.mark.external
+@pytest.mark.skipif(WAPITI is None, reason=f"wapiti missing ({wapiti.VENV_HINT})")
+def test_real_wapiti_never_requests_excluded_or_logout_urls(wapiti_run: wapiti.WapitiRun,
+                                                            seen_log: Path) -> None:
+    seen = seen_log.read_text().splitlines()
+    paths = {line.split(" ", 1)[1].split("?", 1)[0] for line in seen}
+    assert "/kept" in paths and "/hello" in paths  # it did crawl the page's other links
+    assert not [line for line in seen if "/admin/" in line or "LogOut" in line]
 
 
 @pytest.mark.external
@@ -229,15 +259,60 @@ def test_a_path_naming_another_origin_stays_on_the_target() -> None:
     assert finding.kind == "open-redirect" and finding.url == "http://127.0.0.1:1/"
 
 
-def test_headers_must_be_valid(tmp_path: Path) -> None:
+def test_exclusions_become_wapiti_patterns() -> None:
+    target = "http://127.0.0.1:8080/app/"
+    plain = wapiti.exclude_patterns(target, ["/admin/delete*", "*/reset",
+                                             "http://127.0.0.1:8080/x[12]"])
+    assert plain == ["http://127.0.0.1:8080/admin/delete*",
+                     "http://127.0.0.1:8080/*/reset", "http://127.0.0.1:8080/*/reset?*",
+                     "http://127.0.0.1:8080/x*"]
+    authed = wapiti.exclude_patterns(target, [], authenticated=True, login_url="/login")
+    assert "http://127.0.0.1:8080/login" in authed
+    for word in ("logout", "LogOut", "SIGN-OUT", "log_off", "signOut", "Log-Off"):
+        probe = f"http://127.0.0.1:8080/u/{word}?next=/"
+        assert any(re.fullmatch(p.replace("?", "\\?").replace(".", "\\.").replace("*", ".*"),
+                                probe) for p in authed if "*" in p), word
+    assert wapiti.exclude_patterns(target, []) == []  # no auth: logout is tested like any page
+
+
+def test_the_argv_never_carries_secrets_or_bad_patterns(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         wapiti.wapiti_argv("wapiti", "http://127.0.0.1:1/", ["xss"], tmp_path / "r",
-                           tmp_path / "s", scope="folder", max_seconds=10,
-                           headers={"X-Bad\nInjected": "v"}, verify_tls=True)
+                           tmp_path / "s", scope="folder", max_seconds=10, verify_tls=True,
+                           excludes=["/relative"])
     argv = wapiti.wapiti_argv("wapiti", "http://127.0.0.1:1/", ["xss"], tmp_path / "r",
-                              tmp_path / "s", scope="folder", max_seconds=10,
-                              headers={"Authorization": "Bearer x"}, verify_tls=False)
-    assert "--no-bugreport" in argv and argv[-2:] == ("-H", "Authorization: Bearer x")
+                              tmp_path / "s", scope="folder", max_seconds=10, verify_tls=False,
+                              excludes=["http://127.0.0.1:1/logout*"])
+    assert "--no-bugreport" in argv and argv[-2:] == ("-x", "http://127.0.0.1:1/logout*")
+    assert not {"-H", "--header", "-C", "--cookie-value", "--form-cred"} & set(argv)
+
+
+def test_with_auth_configured_wapiti_runs_unauthenticated_and_says_so(tmp_path: Path) -> None:
+    token = "tok" + "en-" + "9f8e7d6c5b4a"
+    args = tmp_path / "args.txt"
+    fake = _fake(tmp_path, f'echo "$@" > {args}\n'
+                           'while [ $# -gt 0 ]; do [ "$1" = -o ] && out="$2"; shift; done\n'
+                           'echo \'{"vulnerabilities": {}, "anomalies": {}, "infos": {}}\' '
+                           '> "$out"\n')
+
+    class _Auth:
+        header = type("H", (), {"name": "Authorization", "value": "Bearer " + token})()
+        login = None
+
+    class _Settings:
+        auth = _Auth()
+        exclude_urls = ["/admin/*"]
+        wapiti_path = fake
+
+    from secpipe.core.step import StepContext
+
+    ctx = StepContext(project_root=tmp_path, workdir=tmp_path / "w")
+    found = wapiti.run_wapiti(ctx, _Settings(), "http://127.0.0.1:9/")
+    assert [f.kind for f in found] == ["scan-incomplete"]
+    assert "Wapiti scanned unauthenticated" in found[0].message
+    argv = args.read_text()
+    assert token not in argv and "Authorization" not in argv
+    assert "-x http://127.0.0.1:9/admin/*" in argv and "*logout*" in argv
 
 
 def test_report_json_roundtrip_is_bounded(tmp_path: Path) -> None:

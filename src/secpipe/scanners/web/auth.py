@@ -25,7 +25,10 @@ from secpipe.core.interfaces import Secrets
 from secpipe.scanners.web.http import origin_of
 from secpipe.scanners.web.model import Headers, Request, Response, Sender
 
-LOGOUT = re.compile(r"log[-_ ]?out|sign[-_ ]?out|log[-_ ]?off", re.IGNORECASE)
+LOGOUT = re.compile(
+    r"log[-_ ]?out|sign[-_ ]?out|log[-_ ]?off|(?:end|destroy|kill|close)[-_]?session|"
+    r"/(?:session|sessions|auth|login|account)/(?:end|destroy|delete|close|kill|exit)\b|"
+    r"/exit(?:[/?.]|$)", re.IGNORECASE)
 """Links matching this (in the URL) end the session: never followed."""
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie",
                             "x-api-key", "api-key", "x-auth-token"})
@@ -80,6 +83,9 @@ class CookieJar:
     max_cookies: int = 50
     _cookies: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    lost: str = ""
+    """Set when a response deleted a session cookie the jar holds (the cookie is kept, the
+    session is reported lost)."""
 
     def store(self, response: Response) -> None:
         """Keep the cookies ``response`` sets (a deleted or expired one is dropped)."""
@@ -114,9 +120,13 @@ class CookieJar:
                 continue
             with self._lock:
                 for name, morsel in jar.items():
-                    if name in self._cookies and morsel.value and \
-                            morsel["max-age"] not in ("0", "-1"):
+                    if name not in self._cookies:
+                        continue
+                    if morsel.value and morsel["max-age"] not in ("0", "-1"):
                         self._cookies[name] = morsel.value
+                    elif not self.lost:
+                        self.lost = f"{response.url.split('?', 1)[0][:200]} deleted the " \
+                                    f"session cookie {name[:50]}"
 
     def header(self, url: str) -> str:
         """The ``Cookie`` value for a request to ``url`` ('' off the origin or when empty)."""
@@ -255,6 +265,22 @@ def login(settings: AuthSettings, auth: Auth, sender: Sender, secrets: Secrets,
                             f"{answer.status or answer.error}")
     elif not len(auth.jar):
         raise StepError(f"scan-web: the login at {auth.login_url} set no cookie")
+
+
+def session_problem(settings: AuthSettings, auth: Auth, sender: Sender, target: str) -> str:
+    """'' while the login session still works, else why not: ``check_url`` (when set) no
+    longer answers 2xx with the session's cookies, or a response deleted a session cookie."""
+    if auth.jar is None or settings.login is None:
+        return ""
+    if auth.jar.lost:
+        return auth.jar.lost
+    if settings.login.check_url:
+        check = urljoin(target, settings.login.check_url)
+        authed = sender if isinstance(sender, AuthedSender) else AuthedSender(sender, auth.jar)
+        answer = authed.send(Request("GET", check, auth.headers))
+        if not 200 <= answer.status < 300:
+            return f"{check} answered {answer.status or answer.error}"
+    return ""
 
 
 def _secretish(name: str, spec: LoginAuth, value: str) -> bool:

@@ -18,8 +18,11 @@ linked URLs that look like ids or names, the fields of JSON object literals inli
 and the ``User-Agent`` header of HTML pages (at most :data:`MAX_HEADER_ROUTES`); de-duplicated
 by :attr:`InputPoint.key`, at most ``max_points_per_route`` per route. Routes that answer
 401/403 go to ``site.unauthorised``. Every reason the crawl stopped early (page limit, budgets,
-an unreachable or out-of-scope start, a response cut at the body limit) goes to
-``site.incomplete``: the step reports it as ``web.scan-incomplete``.
+an unreachable or out-of-scope start, a response cut at the body limit) and every coverage cap
+hit (an OpenAPI document too large, cut or with more operations than are read, pages with more
+than :data:`MAX_LINKS_PER_PAGE` links, a page longer than :data:`MAX_HTML_CHARS`, the
+:data:`MAX_QUEUE` URL limit) goes to ``site.incomplete``, one sentence per cap with a count and
+an example: the step reports it as ``web.scan-incomplete``.
 """
 
 from __future__ import annotations
@@ -129,6 +132,8 @@ class PageParser:
         self.hints: list[str] = []
         self.json_calls: list[tuple[str, dict[str, object]]] = []
         """(URL, sample body) of script calls that POST a JSON object literal."""
+        self.dropped = 0
+        """Links and hints past :data:`MAX_LINKS_PER_PAGE`, not followed."""
 
     def close(self) -> None:
         return None
@@ -186,7 +191,9 @@ class PageParser:
         form.fields.append((name, value))
 
     def _link(self, value: str | None) -> None:
-        if value and len(self.links) < MAX_LINKS_PER_PAGE:
+        if value and len(self.links) >= MAX_LINKS_PER_PAGE:
+            self.dropped += 1
+        elif value:
             value = value.strip()
             if value and not value.lower().startswith(("javascript:", "mailto:", "data:",
                                                        "tel:", "#")):
@@ -195,7 +202,8 @@ class PageParser:
     def _script(self, text: str) -> None:
         for match in _FETCH.finditer(text):
             if len(self.hints) >= MAX_LINKS_PER_PAGE:
-                return
+                self.dropped += 1
+                continue
             url = urljoin(self.base, match.group(1))
             self.hints.append(url)
             body = js_post_body(match.group(0), text[match.end():match.end() + 2500])
@@ -293,13 +301,19 @@ class Crawler:
         self._keys: set[tuple[str, str, str, str]] = set()
         self._per_route: dict[str, int] = {}
         self._header_routes = 0
+        self._capped: dict[str, list[str]] = {}
+        """cap name -> URLs where it was hit (see :meth:`_cap_notes`)."""
+        self._unqueued = 0
 
     # --- queue -------------------------------------------------------------------------------
     def enqueue(self, url: str, depth: int) -> None:
         url = normalise(url)
-        if url in self.seen or len(self.seen) >= MAX_QUEUE:
+        if url in self.seen:
             return
         if not self.client.in_scope(url) or is_excluded(url, self.settings):
+            return
+        if len(self.seen) >= MAX_QUEUE:
+            self._unqueued += 1
             return
         self.seen.add(url)
         self.queue.append((url, depth))
@@ -328,12 +342,48 @@ class Crawler:
             self._run()
         except BudgetExhausted as exc:
             self.site.incomplete.append(f"crawl stopped: {exc}")
+        self._cap_notes()
         cut = [ex.request.url for ex in self.site.pages if ex.response.truncated]
         if cut:
             self.site.incomplete.append(
                 f"{len(cut)} response(s) cut at the body limit or the request timeout, read "
                 f"only in part (e.g. {cut[0]})")
         return self.site
+
+    def _cap(self, name: str, url: str) -> None:
+        self._capped.setdefault(name, []).append(url)
+
+    def _cap_notes(self) -> None:
+        """One ``site.incomplete`` sentence per coverage cap hit (count and an example)."""
+        pages = self._capped.get("links", [])
+        if pages:
+            self.site.incomplete.append(
+                f"{len(pages)} page(s) have more than {MAX_LINKS_PER_PAGE} links: the links "
+                f"past the limit were not followed (coverage cap; e.g. {pages[0]})")
+        long = self._capped.get("html", [])
+        if long:
+            self.site.incomplete.append(
+                f"{len(long)} page(s) longer than {MAX_HTML_CHARS} characters: only their "
+                f"start was read for links and forms (coverage cap; e.g. {long[0]})")
+        if self._unqueued:
+            self.site.incomplete.append(
+                f"the crawl's URL limit of {MAX_QUEUE} was reached: {self._unqueued} in-scope "
+                "URL(s) found later were not crawled (coverage cap)")
+
+    def _openapi_too_big(self, url: str, response: Response) -> bool:
+        """Whether ``response`` looks like an OpenAPI document too large (or cut) to read; if
+        so, say so in ``site.incomplete``."""
+        if response.status != 200 or not (response.truncated or
+                                          len(response.body) > openapi.MAX_DOC_BYTES):
+            return False
+        head = response.body[:100_000]
+        if not head.lstrip().startswith(b"{") or not (b'"openapi"' in head or
+                                                      b'"swagger"' in head):
+            return False
+        self.site.incomplete.append(
+            f"the OpenAPI document {url} is larger than {openapi.MAX_DOC_BYTES} bytes or was "
+            "cut at the body limit: its operations were not read (coverage cap)")
+        return True
 
     def _run(self) -> None:
         self.seen.add(self.start)
@@ -380,6 +430,8 @@ class Crawler:
             self._parse_html(url, response, depth)
         elif response.content_type.endswith("json") and depth == 0 and \
                 self.site.openapi is None:
+            if self._openapi_too_big(url, response):
+                return
             doc = openapi.load_document(response.body)
             if doc is not None:
                 self._use_openapi(url, doc)
@@ -447,6 +499,8 @@ class Crawler:
             if is_excluded(url, self.settings):
                 continue
             response = self.fetch(url)
+            if self._openapi_too_big(url, response):
+                return
             if response.status != 200 or response.truncated:
                 continue
             doc = openapi.load_document(response.body)
@@ -458,7 +512,8 @@ class Crawler:
 
     def _use_openapi(self, url: str, doc: dict[str, object]) -> None:
         self.site.openapi = doc
-        points, urls = openapi.points_from(doc, url)
+        points, urls = openapi.points_from(doc, url, notes=self.site.incomplete,
+                                           cancel=self.settings.cancel)
         for point in points:
             self.add_point(point)
         for get_url in urls:
@@ -466,11 +521,16 @@ class Crawler:
 
     def _parse_html(self, url: str, response: Response, depth: int) -> None:
         parser = PageParser(url)
+        text = response.text
+        if len(text) > MAX_HTML_CHARS:
+            self._cap("html", url)
         try:
-            parser.feed(response.text[:MAX_HTML_CHARS])
+            parser.feed(text[:MAX_HTML_CHARS])
             parser.close()
         except (AssertionError, ValueError) as exc:  # a malformed page: what was read counts
             self.settings.log(f"crawl: {url}: HTML not fully parsed ({exc})")
+        if parser.dropped:
+            self._cap("links", url)
         for link in [*parser.links, *parser.hints]:
             if not self.client.in_scope(link):
                 continue

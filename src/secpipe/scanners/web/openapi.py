@@ -5,7 +5,12 @@ routes, their query and path parameters and their JSON (or form) bodies. The doc
 hostile input like any response: it is read only when it is JSON of at most
 :data:`MAX_DOC_BYTES`, ``$ref`` pointers are followed only inside the document, at most
 :data:`MAX_REF_DEPTH` deep and never round a cycle, schemas are walked at most
-:data:`MAX_SCHEMA_DEPTH` levels, and at most :data:`MAX_OPERATIONS` operations are read. Only
+:data:`MAX_SCHEMA_DEPTH` levels, and at most :data:`MAX_OPERATIONS` operations are read. Making
+samples costs at most :data:`MAX_SAMPLE_NODES` schema nodes per document (shared by all its
+operations; each ``$ref``'s sample is made once and reused, a reuse charged what the making
+cost: the work is linear in the budget, and so is the size of the samples, JSON bodies and leaf
+lists built from them) and stops when the scan is cancelled. Every bound hit is
+said in ``notes`` (the crawl's ``site.incomplete``), never skipped silently. Only
 GET and POST operations become input points (the scanner never sends PUT, PATCH or DELETE:
 probes must not change or remove real data). Sample values come from the schema: ``example``,
 ``default``, the first ``enum`` value, else one made from the type and format.
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -28,6 +34,9 @@ MAX_REF_DEPTH = 16
 MAX_SCHEMA_DEPTH = 8
 MAX_OPERATIONS = 500
 MAX_FIELDS = 64
+MAX_SAMPLE_NODES = 100_000
+"""Schema nodes the samples of one document may cost, all operations together (a reused
+``$ref`` sample costs what making it cost, which bounds the size of every sample built)."""
 """Most body fields taken from one operation."""
 METHODS = ("get", "post")
 _TEMPLATE = re.compile(r"\{([^{}/]{1,100})\}")
@@ -50,11 +59,33 @@ def load_document(body: bytes) -> dict[str, Any] | None:
     return doc if looks_like_openapi(doc) else None
 
 
-class _Resolver:
-    """``$ref`` lookups inside one document, bounded in depth and never round a cycle."""
+class BudgetSpent(Exception):
+    """The document's sample budget is spent or the scan was cancelled."""
 
-    def __init__(self, doc: dict[str, Any]) -> None:
+
+class _Resolver:
+    """``$ref`` lookups inside one document, bounded in depth and never round a cycle; also
+    the document's sample budget (:data:`MAX_SAMPLE_NODES`) and each ``$ref``'s sample."""
+
+    def __init__(self, doc: dict[str, Any], cancel: threading.Event | None = None,
+                 budget: int = MAX_SAMPLE_NODES) -> None:
         self.doc = doc
+        self.cancel = cancel
+        self.left = budget
+        self.budget = budget
+        self.samples: dict[tuple[str, str], tuple[Any, int]] = {}
+        """(``$ref``, field name) -> (its sample, what making it cost)"""
+        self.calls = 0
+
+    def charge(self, nodes: int = 1) -> None:
+        """Count ``nodes`` schema nodes; :class:`BudgetSpent` when the budget is spent or the
+        scan is cancelled."""
+        self.left -= nodes
+        self.calls += 1
+        if self.left < 0:
+            raise BudgetSpent(f"its sample budget of {self.budget} schema nodes is spent")
+        if self.cancel is not None and self.calls % 256 == 0 and self.cancel.is_set():
+            raise BudgetSpent("the scan was cancelled")
 
     def deref(self, node: Any, stack: tuple[str, ...] = ()) -> tuple[Any, tuple[str, ...]]:
         while isinstance(node, dict) and isinstance(node.get("$ref"), str):
@@ -75,7 +106,25 @@ class _Resolver:
 
 def sample(schema: Any, resolver: _Resolver, name: str = "", depth: int = 0,
            stack: tuple[str, ...] = ()) -> Any:
-    """A plausible value for ``schema`` (bounded by :data:`MAX_SCHEMA_DEPTH`)."""
+    """A plausible value for ``schema`` (bounded by :data:`MAX_SCHEMA_DEPTH` and the
+    document's budget: :class:`BudgetSpent` when it is spent)."""
+    resolver.charge()
+    ref = schema.get("$ref") if isinstance(schema, dict) else None
+    if isinstance(ref, str):
+        key = (ref, name)
+        if key in resolver.samples:
+            value, cost = resolver.samples[key]
+            resolver.charge(cost)
+            return value
+        before = resolver.left
+        value = _sample(schema, resolver, name, depth, stack)
+        resolver.samples[key] = (value, before - resolver.left)
+        return value
+    return _sample(schema, resolver, name, depth, stack)
+
+
+def _sample(schema: Any, resolver: _Resolver, name: str, depth: int,
+            stack: tuple[str, ...]) -> Any:
     schema, stack = resolver.deref(schema, stack)
     if not isinstance(schema, dict) or depth > MAX_SCHEMA_DEPTH:
         return sample_for_name(name)
@@ -179,15 +228,21 @@ def _base(doc: dict[str, Any], doc_url: str) -> str:
     return origin.rstrip("/")
 
 
-def points_from(doc: dict[str, Any], doc_url: str) -> tuple[list[InputPoint], list[str]]:
+def points_from(doc: dict[str, Any], doc_url: str, *, notes: list[str] | None = None,
+                cancel: threading.Event | None = None) -> tuple[list[InputPoint], list[str]]:
     """The input points of ``doc`` (published at ``doc_url``) and the GET URLs worth fetching
-    (operations without required parameters, with sample path values filled in)."""
-    resolver = _Resolver(doc)
+    (operations without required parameters, with sample path values filled in). Each bound
+    hit (operations, sample budget, cancel) appends a sentence to ``notes``."""
+    resolver = _Resolver(doc, cancel)
     base = _base(doc, doc_url)
     points: list[InputPoint] = []
     urls: list[str] = []
     operations = 0
     paths = doc.get("paths", {})
+    said: list[str] = notes if notes is not None else []
+    if len(paths) > MAX_OPERATIONS:
+        said.append(f"the OpenAPI document {doc_url} has {len(paths)} paths: only the first "
+                    f"{MAX_OPERATIONS} were read")
     for raw_path, item in list(paths.items())[:MAX_OPERATIONS]:
         item, _ = resolver.deref(item)
         if not isinstance(raw_path, str) or not raw_path.startswith("/") or \
@@ -201,10 +256,18 @@ def points_from(doc: dict[str, Any], doc_url: str) -> tuple[list[InputPoint], li
                 continue
             operations += 1
             if operations > MAX_OPERATIONS:
+                said.append(f"the OpenAPI document {doc_url} has more than {MAX_OPERATIONS} "
+                            f"GET/POST operations: only the first {MAX_OPERATIONS} were read")
                 return points, urls
             own: list[Any] = op["parameters"] if isinstance(op.get("parameters"), list) else []
-            points_, url = _operation(method.upper(), raw_path, base, [*shared, *own], op,
-                                      resolver)
+            try:
+                points_, url = _operation(method.upper(), raw_path, base, [*shared, *own], op,
+                                          resolver)
+            except BudgetSpent as exc:
+                said.append(f"the OpenAPI document {doc_url} was read only in part ({exc} "
+                            f"after {operations - 1} operation(s)): its other operations were "
+                            "not scanned")
+                return points, urls
             points += points_
             if url and method == "get":
                 urls.append(url)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import ipaddress
+import re
 import socket
 import threading
 from collections.abc import Callable
@@ -59,6 +60,7 @@ from secpipe.scanners.web.model import (
 )
 
 if TYPE_CHECKING:
+    from secpipe.delivery.deploy import Deployment
     from secpipe.scanners.web.probes import PointProbe, SiteProbe
 
 KIND = "scan-web"
@@ -118,6 +120,10 @@ class WebScanSettings(ScannerSettings):
     auth: authmod.AuthSettings | None = None
     """Authentication: {header: {name, value}} or {login: {url, method, fields,
     success_status, check_url}}; write secrets as ${env:NAME} references."""
+    unsafe_writes: bool = False
+    """Also probe write endpoints (DELETE, PUT, PATCH, and POSTs whose route or fields look like
+    delete, transfer, payment, reset, cancel …): probing them can change or destroy data; only
+    against a disposable deployment. Off: they are skipped and counted in the step message."""
     wapiti: bool = False
     """Also run Wapiti (an external scanner) and merge its findings."""
     wapiti_path: str | None = Field(default=None, json_schema_extra=metavar("PATH"))
@@ -144,8 +150,23 @@ class WebScanSettings(ScannerSettings):
         return [u.strip() for u in value]
 
 
+_ALLOWED_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7"))
+"""Scanned without ``allow_hosts``: loopback, RFC 1918 and IPv6 unique-local addresses. Not
+link-local (169.254.0.0/16 holds the cloud metadata address 169.254.169.254; fe80::/10), not
+the unspecified 0.0.0.0/8 and ::."""
+
+
+def _address_allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address.version == net.version and address in net
+               for net in _ALLOWED_NETWORKS)
+
+
 def host_allowed(host: str, allow: list[str]) -> bool:
-    """Loopback, private addresses and names resolving only to them, and ``allow``."""
+    """Loopback, RFC 1918 and unique-local addresses and names resolving only to them, and
+    ``allow`` (never link-local or unspecified addresses unless listed there)."""
     host = host.strip("[]").lower()
     if host in {h.strip("[]").lower() for h in allow}:
         return True
@@ -157,7 +178,7 @@ def host_allowed(host: str, allow: list[str]) -> bool:
         except (OSError, UnicodeError):
             return False
         addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
-    return bool(addresses) and all(a.is_loopback or a.is_private for a in addresses)
+    return bool(addresses) and all(_address_allowed(a) for a in addresses)
 
 
 def check_scope(targets: list[str], allow: list[str]) -> None:
@@ -229,6 +250,33 @@ class ExcludingSender:
         return int(self.inner.sent)
 
 
+WRITE_METHODS = frozenset({"DELETE", "PUT", "PATCH"})
+"""Methods that replace or remove data: never probed without ``unsafe_writes``."""
+_WRITE_WORDS = re.compile(
+    r"delete|remove|destroy|purge|erase|truncate|transfer|withdraw|refund|unsubscribe|revoke|"
+    r"deactivate|(?<![a-z])(?:drop|wipe|pay|payment|update|reset|cancel|ban|disable|kill)"
+    r"(?![a-z])", re.IGNORECASE)
+"""A POST whose route, field names or sample values say this looks like a write that can
+destroy data or move money; deliberately narrow so logins, searches, comments, logouts and
+previews stay tested (they change nothing that matters when probed)."""
+
+
+def is_write_point(point: InputPoint) -> bool:
+    """True for an input point whose request may change or destroy data when probed."""
+    method = point.method.upper()
+    if method in WRITE_METHODS:
+        return True
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return False
+    words = [point.route.replace("/", " "), point.name,
+             *(f"{k} {v}" for k, v in point.params)]
+    return any(_WRITE_WORDS.search(_split_camel(w)) for w in words)
+
+
+def _split_camel(text: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", text)
+
+
 LATE_KINDS = frozenset({"rate-limit"})
 """Probe kinds run after all others, alone (request bursts)."""
 
@@ -260,6 +308,7 @@ class TargetOutcome:
     requests: int = 0
     pages: int = 0
     points: int = 0
+    skipped_writes: int = 0
     answered: bool = False
     auth_headers: tuple[str, ...] = ()
     redact: Callable[[str], str] = lambda text: text
@@ -279,7 +328,9 @@ class WebScanStep(StepKind[WebScanSettings]):
         "web_requests", "web_pages", "web_points", "web_findings", "web_findings_*")
 
     def run(self, ctx: StepContext, settings: WebScanSettings) -> StepResult:
-        targets = list(settings.targets) or self._deployment(ctx)
+        deployment = None if settings.targets else self._deployment(ctx)
+        targets = list(settings.targets) or ([deployment.url] if deployment else [])
+        podman = deployment is not None and deployment.kind == "podman"
         if not targets:
             return StepResult(status=StepStatus.SKIPPED, message=NO_TARGET)
         check_scope([*targets, *settings.extra_origins], settings.allow_hosts)
@@ -293,15 +344,34 @@ class WebScanStep(StepKind[WebScanSettings]):
             if ctx.cancel.is_set():
                 break
             ctx.progress(index, len(targets), f"scanning {target}")
-            outcomes.append((target, self._scan(ctx, settings, target, secrets)))
+            outcome = self._scan(ctx, settings, target, secrets)
+            if podman and outcome.answered:
+                outcome.findings += self._ssrf_untestable(settings, target)
+            outcomes.append((target, outcome))
         return self._result(ctx, outcomes, targets)
 
     @staticmethod
-    def _deployment(ctx: StepContext) -> list[str]:
+    def _deployment(ctx: StepContext) -> Deployment | None:
         from secpipe.delivery.deploy import deployment_from
 
         found = deployment_from(ctx)
-        return [found.url] if found is not None and found.url else []
+        return found if found is not None and found.url else None
+
+    @staticmethod
+    def _ssrf_untestable(settings: WebScanSettings, target: str) -> list[WebFinding]:
+        """A podman container (slirp4netns) cannot reach the canary listener on the host's
+        loopback: without ``canary_host`` the SSRF probe could never succeed. Said as a LOW
+        ``web.scan-incomplete`` (not HIGH: the rest of the scan is complete)."""
+        if not settings.active or settings.canary_host or \
+                (settings.probes is not None and "ssrf" not in settings.probes):
+            return []
+        return [WebFinding(
+            kind="scan-incomplete", title="SSRF not testable", severity=Severity.LOW,
+            url=target, method="GET", detail="ssrf-untestable", confidence=Confidence.HIGH,
+            message=(f"the SSRF probe could not test {target}: it is a podman container, which "
+                     "cannot reach the scanner's canary listener on the host's loopback; set "
+                     "with.canary_host (10.0.2.2 for a container allowed to reach the host's "
+                     "loopback) to test SSRF"))]
 
     # --- one target --------------------------------------------------------------------------
     def _scan(self, ctx: StepContext, settings: WebScanSettings, target: str,
@@ -312,7 +382,12 @@ class WebScanStep(StepKind[WebScanSettings]):
             origins=origins, max_requests=settings.max_requests,
             max_seconds=settings.max_seconds, timeout=settings.request_timeout,
             max_body_bytes=settings.max_body_bytes, headers=auth.headers,
-            verify_tls=settings.verify_tls, cancel=ctx.cancel))
+            verify_tls=settings.verify_tls, cancel=ctx.cancel,
+            # a name resolves once and is pinned; every address it resolves to must be in scope
+            # (a name listed in allow_hosts may resolve anywhere): no DNS rebinding out of scope
+            address_allowed=lambda host, address: (
+                host.strip("[]").lower() in {h.strip("[]").lower() for h in settings.allow_hosts}
+                or host_allowed(address, settings.allow_hosts))))
 
         def redact(text: str) -> str:
             return ctx.redact(auth.redact(text))
@@ -334,15 +409,30 @@ class WebScanStep(StepKind[WebScanSettings]):
             out.answered = any(ex.response.ok for ex in site.pages)
             points = [p for p in site.points if p.route not in site.unauthorised
                       and not is_excluded(p.url, crawl_settings)]
+            if not settings.unsafe_writes:
+                writes = [p for p in points if is_write_point(p)]
+                if writes:
+                    out.skipped_writes = len(writes)
+                    points = [p for p in points if not is_write_point(p)]
+                    ctx.log(redact(f"scan-web: {len(writes)} input point(s) of write endpoints "
+                                   "not probed (unsafe_writes is off): " + ", ".join(sorted(
+                                       {f"{p.method} {p.route}" for p in writes}))[:500]))
             out.points = len(points)
-            if out.answered and not points:
-                out.incomplete.append("the crawl found no input point to test (no links with "
-                                      "parameters, forms or API description)")
+            # the made-up User-Agent header point every page gets is not something the crawl
+            # found: a page with nothing else (an SPA stub, a login wall) was not tested
+            if out.answered and not [p for p in points if p.source != "page"]:
+                out.incomplete.append(
+                    f"every input point found ({out.skipped_writes}) is a write endpoint, not "
+                    "probed (unsafe_writes is off)" if out.skipped_writes else
+                    "the crawl found no input point to test (no links with parameters, forms "
+                    "or API description)")
+            self._check_session(settings, auth, sender, target, out, "the crawl")
             if settings.passive and out.answered:
                 out.findings += self._passive(site)
             if settings.active and out.answered:
                 guarded = ExcludingSender(sender, lambda url: is_excluded(url, crawl_settings))
                 out.findings += self._active(ctx, settings, guarded, site, points, out)
+                self._check_session(settings, auth, sender, target, out, "probing")
             if settings.wapiti and out.answered:
                 out.findings += self._wapiti(ctx, settings, target, out)
         except BudgetExhausted as exc:
@@ -355,6 +445,21 @@ class WebScanStep(StepKind[WebScanSettings]):
             out.incomplete.append(f"stopped: {client.exhausted}")
         out.requests = client.sent
         return out
+
+    @staticmethod
+    def _check_session(settings: WebScanSettings, auth: authmod.Auth, sender: Any,
+                       target: str, out: TargetOutcome, after: str) -> None:
+        """A login session that no longer works makes what follows (or what ran) an
+        unauthenticated scan: say so."""
+        if settings.auth is None or settings.auth.login is None:
+            return
+        try:
+            problem = authmod.session_problem(settings.auth, auth, sender, target)
+        except (BudgetExhausted, Cancelled, OutOfScope):
+            return  # the budget or cancel is reported already
+        if problem and not any(r.startswith("session lost") for r in out.incomplete):
+            out.incomplete.append(f"session lost after {after}: {problem}; later requests "
+                                  "were not authenticated")
 
     @staticmethod
     def _passive(site: Site) -> list[WebFinding]:
@@ -498,6 +603,10 @@ class WebScanStep(StepKind[WebScanSettings]):
         message = (f"{len(outcomes)} target(s), {int(metrics['web_pages'])} page(s), "
                    f"{int(metrics['web_points'])} input point(s), "
                    f"{int(metrics['web_requests'])} request(s), {len(result)} finding(s)")
+        skipped = sum(o.skipped_writes for _, o in outcomes)
+        if skipped:
+            message += (f"; {skipped} input point(s) of write endpoints not probed "
+                        "(unsafe_writes is off)")
         if not answered:
             return StepResult(status=StepStatus.ERROR, findings=result, metrics=metrics,
                               message=ctx.redact(f"scan-web: no target answered "

@@ -6,12 +6,17 @@ environment, never secpipe's; it is found as ``wapiti_path`` (a setting), else `
 ``PATH``, else ``<cache>/secpipe/peers/wapiti/bin/wapiti`` (:data:`VENV_HINT` makes it).
 
 The run: ``wapiti -u URL -m MODULES -f json -o REPORT --flush-session --scope folder
---max-scan-time S --no-bugreport`` with ``HOME`` pointed at a folder of the step (Wapiti keeps
-its session database under ``~/.wapiti``), time-bounded by the supervisor. Only the modules in
-:data:`SAFE_MODULES` may be asked for: they read and inject harmless payloads; modules that
-upload files, try passwords, brute-force paths, send other HTTP methods or call Wapiti's public
-canary servers (``ssrf``, ``log4shell``, ``xxe``) are refused. Request headers (``headers``,
-e.g. authentication) are passed as ``-H`` arguments and masked in everything kept.
+--max-scan-time S --no-bugreport -x PATTERN...`` with ``HOME`` pointed at a folder of the step
+(Wapiti keeps its session database under ``~/.wapiti``), time-bounded by the supervisor. Only
+the modules in :data:`SAFE_MODULES` may be asked for: they read and inject harmless payloads;
+modules that upload files, try passwords, brute-force paths, send other HTTP methods or call
+Wapiti's public canary servers (``ssrf``, ``log4shell``, ``xxe``) are refused.
+
+Wapiti skips what the native scanner skips (:func:`exclude_patterns`): one ``-x`` per
+``exclude_urls`` glob and, in an authenticated scan, the login URL and logout links. Secrets are
+never put on its command line (any local user can read ``/proc/*/cmdline``), and Wapiti 3 reads
+request headers only from ``-H``: with ``auth:`` configured Wapiti runs without it and the
+result carries a ``scan-incomplete`` finding "Wapiti scanned unauthenticated".
 
 The report is read bounded (size, entries, string lengths); a category Wapiti names is mapped to
 the vocabulary (:data:`KINDS`), others become ``wapiti-<name>``. Wapiti failing, timing out or
@@ -51,6 +56,9 @@ SAFE_MODULES = frozenset({*DEFAULT_MODULES, "permanentxss", "timesql", "crlf", "
 MAX_REPORT_BYTES = 32 << 20
 MAX_ENTRIES = 5000
 MAX_TEXT = 2000
+UNAUTHENTICATED = ("Wapiti scanned unauthenticated (auth: is configured, but Wapiti 3 takes "
+                   "credentials only on its command line, which other local users can read; "
+                   "the native scan covered the authenticated part)")
 GRACE_SECONDS = 60.0
 """Seconds Wapiti gets beyond ``--max-scan-time`` to write its report before it is stopped."""
 
@@ -124,20 +132,82 @@ def check_modules(modules: Sequence[str]) -> list[str]:
     return list(modules)
 
 
+_LOGOUT_WORDS = (("log", "out"), ("sign", "out"), ("log", "off"))
+
+
+def _spellings(first: str, second: str) -> list[str]:
+    """The usual spellings of a two-part word (``-x`` is case-sensitive): every separator with
+    each part lower or capitalised, and all upper case (logout, LogOut, Sign-Out, LOG_OFF...)."""
+    out: list[str] = []
+    for sep in ("", "-", "_"):
+        for a in (first, first.capitalize()):
+            for b in (second, second.capitalize()):
+                out.append(a + sep + b)
+        out.append((first + sep + second).upper())
+    return out
+MAX_EXCLUDES = 200
+
+
+def _wildcard(glob: str) -> str:
+    """A glob as Wapiti's ``-x`` wildcard, which knows only ``*``: ``?`` and ``[...]`` widen to
+    ``*`` (excluding more, never less)."""
+    return re.sub(r"\[[^\]]*\]|\?", "*", glob)
+
+
+def exclude_patterns(target: str, exclude_urls: Sequence[str] = (), *,
+                     authenticated: bool = False, login_url: str = "") -> list[str]:
+    """Wapiti ``-x`` patterns (absolute URLs, ``*`` wildcards, matched on the whole URL with
+    its query) for what the native scanner never fetches: each ``exclude_urls`` glob (matched
+    there on the URL or on its path) and, when ``authenticated``, the login URL and logout
+    links (the usual spellings of logout/sign-out/log-off: Wapiti's wildcards are
+    case-sensitive where the native check ignores case, so "lOgOuT" is not covered)."""
+    parts = urlsplit(target)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    out: list[str] = []
+
+    def add(pattern: str) -> None:
+        ends = () if pattern.endswith("*") else (pattern + "?*",)
+        for one in (pattern, *ends):  # the native path match ignores the query
+            if one not in out:
+                out.append(one)
+
+    for glob in exclude_urls:
+        pattern = _wildcard(glob.strip())
+        if not pattern:
+            continue
+        if "://" in pattern:
+            add(pattern)
+        elif pattern.startswith("/"):
+            add(origin + pattern)
+        else:  # "*/logout", "admin/*": matched anywhere in the URL
+            add(origin + "/" + (pattern if pattern.startswith("*") else "*" + pattern))
+    if authenticated:
+        if login_url:
+            add(_wildcard(urljoin(target, login_url).split("#", 1)[0]))
+        for first, second in _LOGOUT_WORDS:
+            for spelling in _spellings(first, second):
+                add(f"{origin}/*{spelling}*")
+    if len(out) > MAX_EXCLUDES:
+        raise ConfigError(f"wapiti: {len(out)} exclusion patterns from exclude_urls "
+                          f"(at most {MAX_EXCLUDES})")
+    return out
+
+
 def wapiti_argv(program: str, url: str, modules: Sequence[str], report: Path, session: Path,
-                *, scope: str, max_seconds: int, headers: Mapping[str, str],
-                verify_tls: bool) -> tuple[str, ...]:
-    """The argv of one bounded, non-destructive Wapiti run writing a JSON report."""
+                *, scope: str, max_seconds: int, verify_tls: bool,
+                excludes: Sequence[str] = ()) -> tuple[str, ...]:
+    """The argv of one bounded, non-destructive Wapiti run writing a JSON report; it never
+    holds a secret (no ``-H``, ``-C``, form credentials)."""
     if url.startswith("-"):
         raise InputError(f"refusing a URL that looks like an option: {url[:60]!r}")
     argv = [program, "-u", url, "-m", ",".join(check_modules(modules)), "-f", "json",
             "-o", str(report), "--flush-session", "--store-session", str(session),
             "--scope", scope, "--max-scan-time", str(max_seconds), "--no-bugreport",
             "--verify-ssl", "1" if verify_tls else "0"]
-    for name, value in headers.items():
-        if not re.fullmatch(r"[A-Za-z0-9-]{1,100}", name) or "\n" in value or "\r" in value:
-            raise ConfigError(f"wapiti header {name[:40]!r} is not a valid header")
-        argv += ["-H", f"{name}: {value}"]
+    for pattern in excludes:
+        if not pattern.startswith(("http://", "https://")) or any(c in pattern for c in "\r\n"):
+            raise ConfigError(f"wapiti exclusion {pattern[:60]!r} is not an http(s) URL pattern")
+        argv += ["-x", pattern]
     return tuple(argv)
 
 
@@ -222,10 +292,13 @@ def _incomplete(url: str, why: str) -> WebFinding:
 
 def scan(url: str, *, modules: Sequence[str] = DEFAULT_MODULES, scope: str = "folder",
          max_seconds: int = 300, workdir: Path, cancel: threading.Event,
-         secrets: Secrets | None, headers: Mapping[str, str] | None = None,
-         program: str | None = None, verify_tls: bool = True,
+         secrets: Secrets | None, authenticated: bool = False,
+         excludes: Sequence[str] = (), program: str | None = None, verify_tls: bool = True,
          max_report_bytes: int = MAX_REPORT_BYTES) -> WapitiRun:
-    """Run Wapiti on ``url`` and map its report; :class:`StepError` when Wapiti is missing."""
+    """Run Wapiti on ``url`` (``-x`` for each of ``excludes``) and map its report;
+    :class:`StepError` when Wapiti is missing. ``authenticated`` (the scan has ``auth:``): Wapiti
+    cannot be given the credentials without putting them on its command line, so it scans
+    unauthenticated and the result says so (a ``scan-incomplete`` finding)."""
     workdir.mkdir(parents=True, exist_ok=True)
     home = workdir / "wapiti-home"
     shutil.rmtree(home, ignore_errors=True)
@@ -238,7 +311,7 @@ def scan(url: str, *, modules: Sequence[str] = DEFAULT_MODULES, scope: str = "fo
     report.unlink(missing_ok=True)
     call = ToolCall(argv=wapiti_argv(found, url, modules, report, home / "session",
                                      scope=scope, max_seconds=max_seconds,
-                                     headers=headers or {}, verify_tls=verify_tls),
+                                     verify_tls=verify_tls, excludes=excludes),
                     cwd=workdir, env=env, stdout=KeepTail(workdir / "wapiti.log"),
                     stderr=KeepTail(workdir / "wapiti.err"),
                     timeout=max_seconds + GRACE_SECONDS)
@@ -248,17 +321,18 @@ def scan(url: str, *, modules: Sequence[str] = DEFAULT_MODULES, scope: str = "fo
         raise StepError(MISSING) from None
     finally:
         shutil.rmtree(home, ignore_errors=True)
+    notes = (_incomplete(url, UNAUTHENTICATED),) if authenticated else ()
     stopped = outcome.stop_reason(call.timeout)
     if stopped or outcome.exit_code != 0:
         why = stopped or f"exit code {outcome.exit_code}: {outcome.stderr.summary[:300]}"
-        return WapitiRun((_incomplete(url, f"did not complete ({why})"),))
+        return WapitiRun((*notes, _incomplete(url, f"did not complete ({why})")))
     try:
         findings, version, pages = map_report(read_json(report, max_report_bytes,
                                                         "Wapiti report"), url)
     except InputError as exc:
         report.unlink(missing_ok=True)
-        return WapitiRun((_incomplete(url, exc.message),))
-    return WapitiRun(tuple(findings), version, pages)
+        return WapitiRun((*notes, _incomplete(url, exc.message)))
+    return WapitiRun((*notes, *findings), version, pages)
 
 
 def to_findings(run: WapitiRun, redact: Any = None) -> list[Finding]:
@@ -275,11 +349,21 @@ def to_findings(run: WapitiRun, redact: Any = None) -> list[Finding]:
 
 def run_wapiti(ctx: StepContext, settings: Any, target: str) -> list[WebFinding]:
     """``scan-web``'s hook (``wapiti: true``): Wapiti on ``target`` with the step's settings
-    (``wapiti_path``, ``wapiti_modules``, ``wapiti_seconds``, ``verify_tls`` when it has them)."""
+    (``wapiti_path``, ``wapiti_modules``, ``wapiti_seconds``, ``verify_tls``, ``exclude_urls``,
+    ``auth`` when it has them: ``-x`` per exclusion, and with ``auth`` a scan-incomplete note,
+    see :func:`scan`)."""
     modules = getattr(settings, "wapiti_modules", None) or DEFAULT_MODULES
     seconds = getattr(settings, "wapiti_seconds", None) or 300
     verify = getattr(settings, "verify_tls", True)
+    auth = getattr(settings, "auth", None)
+    authenticated = auth is not None and (getattr(auth, "header", None) is not None
+                                          or getattr(auth, "login", None) is not None)
+    login = getattr(auth, "login", None)
+    excludes = exclude_patterns(target, getattr(settings, "exclude_urls", None) or (),
+                                authenticated=authenticated,
+                                login_url=str(getattr(login, "url", "") or ""))
     run = scan(target, modules=modules, max_seconds=int(seconds),
                workdir=Path(ctx.workdir) / "wapiti", cancel=ctx.cancel, secrets=ctx.secrets,
-               program=getattr(settings, "wapiti_path", None), verify_tls=bool(verify))
+               program=getattr(settings, "wapiti_path", None), verify_tls=bool(verify),
+               authenticated=authenticated, excludes=excludes)
     return list(run.findings)

@@ -11,8 +11,10 @@ Every technique decides only on a difference the payload caused, against the poi
 - **boolean-based**: a true/false pair with random operands (``x' AND 'k'='k`` /
   ``x' AND 'k'='m``, ``x" AND "k"="k``, the comment form ``x' AND k=k-- -``,
   ``x%' AND k=k AND '%'='`` for LIKE, numeric
-  ``1 AND k=k``; the ``OR`` forms (login bypass) on GET and on requests whose path and field
-  do not look like writes (``OR`` would widen an UPDATE/DELETE to every row)): one side
+  ``1 AND k=k``; the ``OR`` forms (login bypass) only where nothing (path, field, the other
+  fields) looks like a write, and for non-GET requests only on read-like routes (login,
+  search, lookup): ``OR`` would widen an UPDATE/DELETE to every row; see
+  :func:`or_allowed`): one side
   must answer exactly like the baseline (status and body, with the reflected value mapped back
   to the sample value) and the other must differ; confirmed with fresh operands. A baseline that
   is not stable across two requests disables this technique. At most 1 + 7*2 + 2 requests.
@@ -237,6 +239,22 @@ _MUTATING = re.compile(
 an UPDATE or DELETE to every row)."""
 
 
+_READS = re.compile(r"log_?in|log_?on|sign_?in|auth|session|search|find|lookup|query|filter",
+                    re.IGNORECASE)
+"""A non-GET route that reads (a login, a search): ``OR`` there only widens a SELECT."""
+
+
+def or_allowed(point: InputPoint) -> bool:
+    """``OR`` payloads only where they cannot widen a write: nowhere the route, field name or
+    another field's name or value looks like a write (any method), and for methods other
+    than GET only on routes that look like reads (login, search, lookup)."""
+    path = urlsplit(point.url).path
+    words = " ".join((path, point.name, *(f"{k} {v}" for k, v in point.params)))
+    if _MUTATING.search(words):
+        return False
+    return point.method.upper() == "GET" or bool(_READS.search(path))
+
+
 def _numeric(value: str) -> bool:
     return bool(re.fullmatch(r"-?\d+(\.\d+)?", value.strip()))
 
@@ -304,8 +322,7 @@ class SqlInjection:
         ]
         if _numeric(orig):
             forms.append((" AND {k}={k}", " AND {k}={m}", True))
-        if point.method.upper() == "GET" or not _MUTATING.search(
-                f"{urlsplit(point.url).path} {point.name}"):
+        if or_allowed(point):
             forms.append(("' OR {k}={k}-- -", "' OR {k}={m}-- -", False))
             if _numeric(orig):
                 forms.append((" OR {k}={k}", " OR {k}={m}", False))

@@ -68,11 +68,15 @@ _JS_TYPES = frozenset({"", "text/javascript", "application/javascript", "module"
 _ATTR_RE = re.compile(
     r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?""")
 _CONTROL = re.compile(r"[\x00-\x20]+")
+_COMMENT_END = re.compile(r"--!?>")
 
 
 def is_html_response(response: Response) -> bool:
     """An HTML response a browser renders as HTML: declared so, or undeclared and HTML-looking
-    (browsers sniff a body without a content type)."""
+    (browsers sniff a body without a content type). A redirect with a ``Location`` is never
+    rendered (the browser follows it), whatever its body says."""
+    if 300 <= response.status < 400 and response.header("location"):
+        return False
     if response.is_html:
         return True
     if response.content_type:
@@ -177,6 +181,24 @@ class _Parser(HTMLParser):
         self._script = False
         self._chunks = []
 
+    def parse_comment(self, i: int, report: bool = True) -> int:
+        """A comment as a browser ends it (html.parser's own misses these and reads on to a
+        later ``-->``, or to the end, hiding what follows): ``<!-->`` and ``<!--->`` are
+        empty comments and ``--!>`` closes one like ``-->``."""
+        rawdata = self.rawdata
+        if rawdata.startswith(">", i + 4):
+            end, stop = i + 4, i + 5
+        elif rawdata.startswith("->", i + 4):
+            end, stop = i + 4, i + 6
+        else:
+            match = _COMMENT_END.search(rawdata, i + 4)
+            if match is None:
+                return -1
+            end, stop = match.start(), match.end()
+        if report:
+            self.handle_comment(rawdata[i + 4:end])
+        return stop
+
     def close(self) -> None:
         super().close()
         if self._script:
@@ -188,10 +210,17 @@ def parse_html(text: str) -> _Parsed:
     parser = _Parser()
     try:
         parser.feed(text[:MAX_PARSE_CHARS])
+        tail = parser.rawdata
+        if tail.startswith("<!--") and parser.cdata_elem is None:
+            # a comment never closed: a browser reads the rest of the page as that comment,
+            # so a reflection there is in a comment (``-->`` breaks out), not nowhere
+            parser.handle_comment(tail[4:])
+            parser.rawdata = ""
+            parser.close()
         # feed is linear; close() is quadratic in an unterminated tail (html.parser re-reads
         # it from every "<": 200 KB of "<!--" took 30 s). A browser reads such a tail as a
         # comment or as text that never closes: only a short one is handed to close()
-        if len(parser.rawdata) <= MAX_CLOSE_TAIL:
+        elif len(tail) <= MAX_CLOSE_TAIL:
             parser.close()
         elif parser._script:
             parser._end_script()
