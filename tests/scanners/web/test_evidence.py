@@ -108,7 +108,7 @@ def test_credentials_a_response_leaks_are_masked_in_the_kept_evidence() -> None:
     # a .env the target serves holds keys the run never resolved: the secrets scanner's rules
     # mask them in the exchanges kept in the run store and the reports
     key_id = "AKIA" + "Q3EGTRX7ZK2NWPB5"
-    password = "Zx8kq2LmP9" + "vRt4Wq7Ny3"
+    password = "".join(("Zx8kq2LmP9", "vRt4Wq7Ny3"))
     body = f"AWS_ACCESS_KEY_ID={key_id}\nDB_PASSWORD={password}\n".encode()
     wf = _finding("http://127.0.0.1:8080/.env", body=body, kind="debug-endpoint",
                   proof=f"AWS_ACCESS_KEY_ID={key_id}")
