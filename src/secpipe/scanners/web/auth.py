@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.cookies import CookieError, SimpleCookie
+from http.cookies import CookieError, Morsel, SimpleCookie
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -89,6 +90,16 @@ class CookieJar:
 
     def store(self, response: Response) -> None:
         """Keep the cookies ``response`` sets (a deleted or expired one is dropped)."""
+        for name, morsel in self._morsels(response):
+            with self._lock:
+                if morsel["max-age"] in ("0", "-1") or morsel.value == "":  # deleted
+                    self._cookies.pop(name, None)
+                elif name in self._cookies or len(self._cookies) < self.max_cookies:
+                    self._cookies[name] = morsel.value
+
+    def _morsels(self, response: Response) -> Iterator[tuple[str, Morsel[str]]]:
+        """(name, morsel) of each cookie ``response`` sets, when it comes from the origin
+        (at most ``max_cookies`` headers; unparsable ones skipped)."""
         if not response.url or origin_of(response.url) != self.origin:
             return
         for header in response.header_all("set-cookie")[:self.max_cookies]:
@@ -97,36 +108,22 @@ class CookieJar:
                 jar.load(header)
             except CookieError:
                 continue
-            with self._lock:
-                for name, morsel in jar.items():
-                    gone = morsel["max-age"] in ("0", "-1") or morsel.value == ""
-                    if gone:
-                        self._cookies.pop(name, None)
-                    elif name in self._cookies or len(self._cookies) < self.max_cookies:
-                        self._cookies[name] = morsel.value
+            yield from jar.items()
 
     def refresh(self, response: Response) -> None:
         """Take new values of the cookies already held (a session the app renews); a cookie
         of another name set by a probed page is not kept."""
         if not len(self) or not response.header("set-cookie"):
             return
-        if not response.url or origin_of(response.url) != self.origin:
-            return
-        for header in response.header_all("set-cookie")[:self.max_cookies]:
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(header)
-            except CookieError:
-                continue
+        for name, morsel in self._morsels(response):
             with self._lock:
-                for name, morsel in jar.items():
-                    if name not in self._cookies:
-                        continue
-                    if morsel.value and morsel["max-age"] not in ("0", "-1"):
-                        self._cookies[name] = morsel.value
-                    elif not self.lost:
-                        self.lost = f"{response.url.split('?', 1)[0][:200]} deleted the " \
-                                    f"session cookie {name[:50]}"
+                if name not in self._cookies:
+                    continue
+                if morsel.value and morsel["max-age"] not in ("0", "-1"):
+                    self._cookies[name] = morsel.value
+                elif not self.lost:
+                    self.lost = f"{response.url.split('?', 1)[0][:200]} deleted the " \
+                                f"session cookie {name[:50]}"
 
     def header(self, url: str) -> str:
         """The ``Cookie`` value for a request to ``url`` ('' off the origin or when empty)."""
