@@ -32,6 +32,7 @@ from typing import Any
 from xml.parsers import expat
 
 from secpipe.core.errors import InputError
+from secpipe.tools.parsers.xml import guarded_parser
 
 SSG_DIR = Path("/usr/share/xml/scap/ssg/content")
 """Where Debian's ssg-debian installs its datastreams."""
@@ -77,12 +78,6 @@ class _Scan:
     edits: list[tuple[str, int, int, str]] = field(default_factory=list)
     parser: Any = None
 
-    def refuse(self, *_: Any) -> None:
-        raise DatastreamError("the datastream declares a document type or entities (refused)")
-
-    def refuse_ref(self, *_: Any) -> int:
-        raise DatastreamError("the datastream refers to an external entity (refused)")
-
     def start(self, name: str, attrs: dict[str, str]) -> None:
         local = name.rpartition("\x1f")[2]
         self.stack.append(local)
@@ -122,12 +117,8 @@ def patch_bytes(raw: bytes, *, container: bool = False) -> tuple[bytes, int]:
     """The patched document and the number of version checks changed; :class:`DatastreamError`
     when the source is hostile or has no Debian version check to patch."""
     scan = _Scan(container)
-    parser = expat.ParserCreate(namespace_separator="\x1f")
+    parser = guarded_parser("the datastream", DatastreamError)
     scan.parser = parser
-    parser.StartDoctypeDeclHandler = scan.refuse
-    parser.EntityDeclHandler = scan.refuse
-    parser.UnparsedEntityDeclHandler = scan.refuse
-    parser.ExternalEntityRefHandler = scan.refuse_ref
     parser.StartElementHandler = scan.start
     parser.EndElementHandler = scan.end
     parser.CharacterDataHandler = scan.data

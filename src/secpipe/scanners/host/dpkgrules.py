@@ -35,6 +35,7 @@ from xml.parsers import expat
 from secpipe.core.errors import InputError
 from secpipe.images.pkg_dpkg import STATUS, STATUS_D, read_dpkg
 from secpipe.images.pkg_model import Problem
+from secpipe.tools.parsers.xml import guarded_parser
 
 DECIDED_BY = "secpipe's dpkg reader"
 """The ``decided_by`` property of a rule secpipe decided."""
@@ -86,12 +87,6 @@ class _Collect:
     in_name: bool = False
     text: list[str] = field(default_factory=list)
     objects: dict[str, str | None] = field(default_factory=dict)
-
-    def refuse(self, *_: Any) -> None:
-        raise InputError("the datastream declares a document type or entities (refused)")
-
-    def refuse_ref(self, *_: Any) -> int:
-        raise InputError("the datastream refers to an external entity (refused)")
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         self.depth += 1
@@ -172,12 +167,8 @@ def package_checks(datastream: Path) -> dict[str, PackageCheck]:
         raise InputError(f"datastream {datastream} is {size} bytes "
                          f"(limit {MAX_DATASTREAM_BYTES})")
     scan = _Collect()
-    parser = expat.ParserCreate(namespace_separator="\x1f")
+    parser = guarded_parser("the datastream", InputError)
     scan.parser = parser
-    parser.StartDoctypeDeclHandler = scan.refuse
-    parser.EntityDeclHandler = scan.refuse
-    parser.UnparsedEntityDeclHandler = scan.refuse
-    parser.ExternalEntityRefHandler = scan.refuse_ref
     parser.StartElementHandler = scan.start
     parser.EndElementHandler = scan.end
     parser.CharacterDataHandler = scan.data

@@ -12,6 +12,7 @@ dependency; refusing every DTD outright is both stricter and a few lines.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,12 +76,6 @@ class _Builder:
         self.count = 0
         self.root: XmlElement | None = None
 
-    def refuse(self, *_: Any) -> None:
-        raise InputError(f"{self.where} declares a document type or entities (refused)")
-
-    def refuse_ref(self, *_: Any) -> int:
-        raise InputError(f"{self.where} refers to an external entity (refused)")
-
     def start(self, name: str, attrs: list[str]) -> None:
         self.count += 1
         if self.count > self.max_elements:
@@ -111,16 +106,33 @@ def _name(raw: str) -> str:
     return f"{{{uri}}}{local}" if sep else raw
 
 
+def guarded_parser(what: str, error: Callable[[str], Exception] = InputError
+                   ) -> expat.XMLParserType:
+    """An expat parser (namespaces joined with ``\x1f``) that refuses, by raising
+    ``error(message)``, any document type declaration, entity declaration or external entity
+    reference in ``what`` (no entity expansion, no external fetch). The caller sets the element
+    and text handlers. Shared by every XML reader of secpipe (tool output, SCAP datastreams)."""
+
+    def refuse(*_: Any) -> None:
+        raise error(f"{what} declares a document type or entities (refused)")
+
+    def refuse_ref(*_: Any) -> int:
+        raise error(f"{what} refers to an external entity (refused)")
+
+    parser = expat.ParserCreate(namespace_separator="\x1f")
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    parser.UnparsedEntityDeclHandler = refuse
+    parser.ExternalEntityRefHandler = refuse_ref
+    return parser
+
+
 def parse_xml(raw: bytes, *, what: str = "XML output", max_depth: int = MAX_DEPTH,
               max_elements: int = MAX_ELEMENTS) -> XmlElement:
     """The root element of an XML document; :class:`InputError` when it is malformed, declares a
     document type or entities, or is deeper or larger than the bounds."""
     builder = _Builder(what, max_depth, max_elements)
-    parser = expat.ParserCreate(namespace_separator="\x1f")
-    parser.StartDoctypeDeclHandler = builder.refuse
-    parser.EntityDeclHandler = builder.refuse
-    parser.UnparsedEntityDeclHandler = builder.refuse
-    parser.ExternalEntityRefHandler = builder.refuse_ref
+    parser = guarded_parser(what)
     parser.StartElementHandler = builder.start
     parser.EndElementHandler = builder.end
     parser.CharacterDataHandler = builder.data
