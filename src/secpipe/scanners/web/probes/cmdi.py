@@ -21,7 +21,7 @@ from functools import partial
 
 from secpipe.scanners.web.model import Exchange, InputPoint, Site, WebFinding
 from secpipe.scanners.web.probes import ProbeContext
-from secpipe.scanners.web.probes.sqli import finding, sleep_scales, usable
+from secpipe.scanners.web.probes._common import finding, sleep_scales, usable
 
 CWE = "CWE-78"
 REMEDIATION = ("Do not pass input to a shell: call the program with an argument list (no "

@@ -19,7 +19,7 @@ import secrets
 
 from secpipe.scanners.web.model import Exchange, InputPoint, Site, WebFinding
 from secpipe.scanners.web.probes import ProbeContext
-from secpipe.scanners.web.probes.sqli import finding, usable
+from secpipe.scanners.web.probes._common import finding, usable
 
 CWE = "CWE-1336"
 REMEDIATION = ("Never build a template from input: pass values to a fixed template as "

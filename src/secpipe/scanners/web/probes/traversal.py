@@ -17,7 +17,7 @@ import re
 
 from secpipe.scanners.web.model import Exchange, InputPoint, Response, Site, WebFinding
 from secpipe.scanners.web.probes import ProbeContext
-from secpipe.scanners.web.probes.sqli import finding, usable
+from secpipe.scanners.web.probes._common import finding, usable
 
 CWE = "CWE-22"
 REMEDIATION = ("Map user input to files through an allowlist or an id; otherwise resolve the "
